@@ -1,0 +1,138 @@
+// Package config reads every kitshop binary's settings from, in order of
+// precedence, command-line flags, SHOP_* environment variables and a .env
+// file, and keeps secrets out of logs and error messages.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+// EnvPrefix is the prefix of every environment variable the shop reads: the
+// flag -data-dir is SHOP_DATA_DIR.
+const EnvPrefix = "SHOP"
+
+// Parse fills fs from args, then from SHOP_* environment variables, then from
+// the file envFile in .env format (skipped when it does not exist), an earlier
+// source winning over a later one. Lines of the .env file without the SHOP_
+// prefix belong to other programs and are ignored; an unknown SHOP_ setting or
+// a malformed value is an error naming the setting.
+func Parse(fs *flag.FlagSet, args []string, envFile string) error {
+	err := ff.Parse(fs, args,
+		ff.WithEnvVarPrefix(EnvPrefix),
+		ff.WithConfigFile(envFile),
+		ff.WithConfigFileParser(shopLines),
+		ff.WithAllowMissingConfigFile(true),
+	)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("configuration: %w", unwrapFF(err))
+	}
+	return nil
+}
+
+// shopLines parses a .env file, passing on only the SHOP_ settings.
+func shopLines(r io.Reader, set func(name, value string) error) error {
+	return ff.EnvParser(r, func(name, value string) error {
+		if !strings.HasPrefix(name, EnvPrefix+"_") {
+			return nil
+		}
+		if err := set(name, value); err != nil {
+			return fmt.Errorf(".env: %s: %w", name, unwrapFF(err))
+		}
+		return nil
+	})
+}
+
+// unwrapFF drops ff's generic "error parsing ..." prefixes, keeping the part
+// that names the setting.
+func unwrapFF(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil || !strings.Contains(u.Error(), "flag") && !strings.Contains(u.Error(), "SHOP_") {
+			return err
+		}
+		err = u
+	}
+}
+
+// Secret is a flag value for a secret: it prints as "[redacted]" once set, so
+// a flag dump or an error message never shows it.
+type Secret struct{ value string }
+
+// Set stores the secret.
+func (s *Secret) Set(v string) error { s.value = v; return nil }
+
+// String hides the secret.
+func (s *Secret) String() string {
+	if s == nil || s.value == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Value returns the secret itself; pass it only to what needs it.
+func (s *Secret) Value() string { return s.value }
+
+// SecretKeyFile is the file in the data directory that keeps the generated
+// token signing key.
+const SecretKeyFile = "secret.key"
+
+// SecretKey returns the token signing key: the configured one if set, else
+// the one kept in dataDir, generated (32 random bytes, hex-encoded, file mode
+// 0600) on first use so tokens stay valid across restarts.
+func SecretKey(configured *Secret, dataDir string) ([]byte, error) {
+	if v := configured.Value(); v != "" {
+		if len(v) < 32 {
+			return nil, fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY) must be at least 32 characters, got %d", len(v))
+		}
+		return []byte(v), nil
+	}
+	path := filepath.Join(dataDir, SecretKeyFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		key := strings.TrimSpace(string(b))
+		if len(key) < 32 {
+			return nil, fmt.Errorf("configuration: %s holds a key shorter than 32 characters; delete it to generate a new one", SecretKeyFile)
+		}
+		return []byte(key), nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read %s: %w", SecretKeyFile, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	key := hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // another process won the race: use its key
+		return SecretKey(configured, dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", SecretKeyFile, err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %s: %w", SecretKeyFile, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", SecretKeyFile, err)
+	}
+	return []byte(key), nil
+}

@@ -1,0 +1,127 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kitshop/shop"
+)
+
+// statusOf maps each error kind to its HTTP status.
+var statusOf = map[*shop.Kind]int{
+	shop.ErrInvalid:         http.StatusBadRequest,
+	shop.ErrUnauthenticated: http.StatusUnauthorized,
+	shop.ErrPaymentRequired: http.StatusPaymentRequired,
+	shop.ErrForbidden:       http.StatusForbidden,
+	shop.ErrNotFound:        http.StatusNotFound,
+	shop.ErrConflict:        http.StatusConflict,
+	shop.ErrTooManyRequests: http.StatusTooManyRequests,
+	shop.ErrUnavailable:     http.StatusServiceUnavailable,
+}
+
+// kindOf is statusOf reversed, for clients.
+var kindOf = func() map[int]*shop.Kind {
+	m := make(map[int]*shop.Kind, len(statusOf))
+	for k, s := range statusOf {
+		m[s] = k
+	}
+	m[http.StatusRequestEntityTooLarge] = shop.ErrInvalid
+	m[http.StatusMethodNotAllowed] = shop.ErrNotFound
+	m[http.StatusUnsupportedMediaType] = shop.ErrInvalid
+	m[http.StatusGatewayTimeout] = shop.ErrUnavailable
+	m[http.StatusBadGateway] = shop.ErrUnavailable
+	return m
+}()
+
+// StatusOf returns the HTTP status for err: its kind's status, 413 for a body
+// over the limit, 499 when the caller went away, and 500 for anything else.
+func StatusOf(err error) int {
+	if k := shop.KindOf(err); k != nil {
+		return statusOf[k]
+	}
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON shape of every error response:
+// {"error":{"code":"email_taken","message":"..."}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of ErrorBody.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// EncodeError is a go-kit ErrorEncoder. Errors with a kind are written with
+// the kind's status, their code and their message; anything unexpected is a
+// 500 whose message reveals nothing internal. Headers, including
+// Content-Type and Retry-After, are set before the status.
+func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
+	status := StatusOf(err)
+	detail := ErrorDetail{Code: shop.CodeOf(err), Message: err.Error()}
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		detail.Code = "body_too_large"
+	case http.StatusGatewayTimeout:
+		detail = ErrorDetail{Code: "timeout", Message: "the request took too long"}
+	case http.StatusInternalServerError:
+		detail = ErrorDetail{Code: "internal", Message: "internal error"}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	var se *shop.Error
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((se.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="kitshop"`)
+	}
+	w.WriteHeader(status)
+	body, _ := json.Marshal(ErrorBody{Error: detail})
+	w.Write(append(body, '\n'))
+}
+
+// DecodeError turns a non-2xx response back into the error the server
+// encoded: a *shop.Error of the same kind and code, with Retry-After restored.
+// A status without a kind (500) becomes a plain error naming the status, as
+// does a body that is not an ErrorBody.
+func DecodeError(resp *http.Response) error {
+	var body ErrorBody
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = json.Unmarshal(raw, &body)
+	kind := kindOf[resp.StatusCode]
+	if kind == nil {
+		if body.Error.Code != "" {
+			return fmt.Errorf("remote service: HTTP %d (%s)", resp.StatusCode, body.Error.Code)
+		}
+		return fmt.Errorf("remote service: HTTP %d", resp.StatusCode)
+	}
+	e := &shop.Error{Kind: kind, Code: body.Error.Code, Message: body.Error.Message}
+	if e.Code == "" {
+		e.Code = kind.Code()
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+		}
+	}
+	return e
+}

@@ -1,0 +1,64 @@
+package http
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-kit/kit/transport"
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
+)
+
+// ServerOptions returns the go-kit server options every kitshop handler
+// uses: the shop's error encoder, logging of transport errors, and bearer
+// token authentication with v.
+func ServerOptions(logger log.Logger, v Verifier) []kithttp.ServerOption {
+	return []kithttp.ServerOption{
+		kithttp.ServerErrorEncoder(EncodeError),
+		kithttp.ServerErrorHandler(transport.NewLogErrorHandler(logger)),
+		kithttp.ServerBefore(Authenticate(v), KeepToken),
+	}
+}
+
+// ClientOptions returns the go-kit client options every kitshop client uses:
+// a fresh HTTP client with a 10 second timeout and enough idle connections
+// for a busy service, the request ID passed on, and the bearer token from
+// token (nil: the token of the incoming request, see KeepToken). Options
+// given later, such as kithttp.SetClient, override these.
+func ClientOptions(token func() (string, error)) []kithttp.ClientOption {
+	return []kithttp.ClientOption{
+		kithttp.SetClient(NewClient(10 * time.Second)),
+		kithttp.ClientBefore(PassRequestID, PassToken(token)),
+	}
+}
+
+// NewClient returns an HTTP client for calls between services: whole-call
+// timeout, and up to 256 idle connections per host (Go's default of 2 makes a
+// busy client open and close connections all the time).
+func NewClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return &http.Client{Timeout: timeout, Transport: t}
+}
+
+// NotFound answers any request no route matched with a JSON 404, in the same
+// shape as every other error.
+func NotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		EncodeError(r.Context(), shop.E(shop.ErrNotFound, "route_not_found", "no route for %s %s", r.Method, r.URL.Path), w)
+	})
+}
+
+// PathValue returns a go-kit-friendly accessor of a {name} path segment of
+// Go's ServeMux patterns.
+func PathValue(r *http.Request, name string) string { return r.PathValue(name) }
+
+// Use wraps h in middlewares, the first outermost.
+func Use(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}
