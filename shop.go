@@ -128,14 +128,15 @@ func (m Money) String() string {
 		d, _ := currency.Standard.Rounding(u)
 		digits = d
 	}
-	sign, a := "", m.Amount
-	if a < 0 {
+	// Work in uint64 so that the magnitude of math.MinInt64 is representable.
+	sign, a := "", uint64(m.Amount)
+	if m.Amount < 0 {
 		sign, a = "-", -a
 	}
 	if digits == 0 {
 		return fmt.Sprintf("%s%d %s", sign, a, m.Currency)
 	}
-	pow := int64(1)
+	pow := uint64(1)
 	for range digits {
 		pow *= 10
 	}

@@ -4,7 +4,9 @@ package catalog
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kitshop/shop"
 )
@@ -64,4 +66,245 @@ type ListQuery struct {
 	shop.PageRequest
 	Category string `json:"category,omitempty"`
 	Q        string `json:"q,omitempty"`
+}
+
+// Error codes of the catalogue, as returned by shop.CodeOf. Each comes with
+// the kind noted beside it.
+const (
+	CodeInvalidSKU         = "invalid_sku"         // ErrInvalid: sku empty, too long or with other characters
+	CodeInvalidName        = "invalid_name"        // ErrInvalid: name empty or too long
+	CodeInvalidDescription = "invalid_description" // ErrInvalid: description too long
+	CodeInvalidPrice       = "invalid_price"       // ErrInvalid: price below zero
+	CodeInvalidCurrency    = "invalid_currency"    // ErrInvalid: not a known ISO 4217 code
+	CodeInvalidCategory    = "invalid_category"    // ErrInvalid: category too long
+	CodeInvalidQuery       = "invalid_q"           // ErrInvalid: the name search q is too long
+	CodeEmptyPatch         = "empty_patch"         // ErrInvalid: an update that changes nothing
+	CodeSKUTaken           = "sku_taken"           // ErrConflict: another product has this SKU
+	CodeProductNotFound    = "product_not_found"   // ErrNotFound: no product has this ID
+)
+
+// Limits on product fields, in characters (Unicode code points). The SKU is
+// ASCII, so its limit is also in bytes.
+const (
+	MaxSKULen         = 64
+	MaxNameLen        = 200
+	MaxDescriptionLen = 5000
+	MaxCategoryLen    = 64
+	MaxQueryLen       = 100
+)
+
+// Option changes how NewService builds the service.
+type Option func(*service)
+
+// WithClock makes the service read the time from now instead of time.Now,
+// so tests can control created_at and updated_at.
+func WithClock(now func() time.Time) Option {
+	return func(s *service) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// NewService returns the catalogue backed by store, which must not be nil.
+// Anyone may read products; creating, changing and deleting them needs the
+// admin role in the context (see shop.WithIdentity).
+func NewService(store *Store, opts ...Option) Service {
+	s := &service{store: store, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+type service struct {
+	store *Store
+	now   func() time.Time
+}
+
+// nowNanos returns the current time as stored: unix nanoseconds, UTC.
+func (s *service) nowNanos() int64 { return s.now().UnixNano() }
+
+func (s *service) CreateProduct(ctx context.Context, np NewProduct) (Product, error) {
+	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
+		return Product{}, err
+	}
+	p := Product{
+		SKU:         strings.TrimSpace(np.SKU),
+		Name:        strings.TrimSpace(np.Name),
+		Description: np.Description,
+		Price:       np.Price,
+		Currency:    np.Currency,
+		Category:    strings.TrimSpace(np.Category),
+	}
+	if err := validateProduct(p); err != nil {
+		return Product{}, err
+	}
+	p.ID = shop.NewID()
+	now := s.nowNanos()
+	p.CreatedAt, p.UpdatedAt = fromNanos(now), fromNanos(now)
+	if err := s.store.insert(ctx, p); err != nil {
+		return Product{}, err
+	}
+	return p, nil
+}
+
+func (s *service) GetProduct(ctx context.Context, id string) (Product, error) {
+	return s.store.get(ctx, id)
+}
+
+func (s *service) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (Product, error) {
+	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
+		return Product{}, err
+	}
+	if patch == (ProductPatch{}) {
+		return Product{}, shop.E(shop.ErrInvalid, CodeEmptyPatch, "the update sets no field; send at least one of sku, name, description, price, currency, category")
+	}
+	var clean ProductPatch
+	if patch.SKU != nil {
+		v := strings.TrimSpace(*patch.SKU)
+		if err := validateSKU(v); err != nil {
+			return Product{}, err
+		}
+		clean.SKU = &v
+	}
+	if patch.Name != nil {
+		v := strings.TrimSpace(*patch.Name)
+		if err := validateName(v); err != nil {
+			return Product{}, err
+		}
+		clean.Name = &v
+	}
+	if patch.Description != nil {
+		v := *patch.Description
+		if err := validateDescription(v); err != nil {
+			return Product{}, err
+		}
+		clean.Description = &v
+	}
+	if patch.Price != nil {
+		v := *patch.Price
+		if err := validatePrice(v); err != nil {
+			return Product{}, err
+		}
+		clean.Price = &v
+	}
+	if patch.Currency != nil {
+		v := *patch.Currency
+		if err := shop.ValidateCurrency("currency", v); err != nil {
+			return Product{}, err
+		}
+		clean.Currency = &v
+	}
+	if patch.Category != nil {
+		v := strings.TrimSpace(*patch.Category)
+		if err := validateCategory(v); err != nil {
+			return Product{}, err
+		}
+		clean.Category = &v
+	}
+	return s.store.update(ctx, id, clean, s.nowNanos())
+}
+
+func (s *service) DeleteProduct(ctx context.Context, id string) error {
+	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
+		return err
+	}
+	return s.store.delete(ctx, id)
+}
+
+func (s *service) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error) {
+	after, err := q.Normalize()
+	if err != nil {
+		return shop.Page[Product]{}, err
+	}
+	if utf8.RuneCountInString(q.Q) > MaxQueryLen {
+		return shop.Page[Product]{}, shop.E(shop.ErrInvalid, CodeInvalidQuery, "q must be at most %d characters", MaxQueryLen)
+	}
+	items, err := s.store.list(ctx, after, q.Limit+1, q.Category, q.Q)
+	if err != nil {
+		return shop.Page[Product]{}, err
+	}
+	page := shop.Page[Product]{Items: items}
+	if len(items) > q.Limit {
+		page.Items = items[:q.Limit]
+		page.NextCursor = shop.EncodeCursor(page.Items[q.Limit-1].ID)
+	}
+	return page, nil
+}
+
+// validateProduct checks every field of a product about to be created; the
+// text fields are already trimmed.
+func validateProduct(p Product) error {
+	if err := validateSKU(p.SKU); err != nil {
+		return err
+	}
+	if err := validateName(p.Name); err != nil {
+		return err
+	}
+	if err := validateDescription(p.Description); err != nil {
+		return err
+	}
+	if err := validatePrice(p.Price); err != nil {
+		return err
+	}
+	if err := shop.ValidateCurrency("currency", p.Currency); err != nil {
+		return err
+	}
+	return validateCategory(p.Category)
+}
+
+func validateSKU(sku string) error {
+	if sku == "" {
+		return shop.E(shop.ErrInvalid, CodeInvalidSKU, "sku is required")
+	}
+	if len(sku) > MaxSKULen {
+		return shop.E(shop.ErrInvalid, CodeInvalidSKU, "sku must be at most %d characters", MaxSKULen)
+	}
+	for i := 0; i < len(sku); i++ {
+		c := sku[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return shop.E(shop.ErrInvalid, CodeInvalidSKU, "sku may hold only letters A-Z, digits, '-', '_' and '.'")
+		}
+	}
+	return nil
+}
+
+func validateName(name string) error {
+	switch {
+	case name == "":
+		return shop.E(shop.ErrInvalid, CodeInvalidName, "name is required")
+	case !utf8.ValidString(name):
+		return shop.E(shop.ErrInvalid, CodeInvalidName, "name must be valid UTF-8 text")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return shop.E(shop.ErrInvalid, CodeInvalidName, "name must be at most %d characters", MaxNameLen)
+	}
+	return nil
+}
+
+func validateDescription(d string) error {
+	switch {
+	case !utf8.ValidString(d):
+		return shop.E(shop.ErrInvalid, CodeInvalidDescription, "description must be valid UTF-8 text")
+	case utf8.RuneCountInString(d) > MaxDescriptionLen:
+		return shop.E(shop.ErrInvalid, CodeInvalidDescription, "description must be at most %d characters", MaxDescriptionLen)
+	}
+	return nil
+}
+
+func validatePrice(price int64) error {
+	if price < 0 {
+		return shop.E(shop.ErrInvalid, CodeInvalidPrice, "price must be zero or more (in minor units of the currency)")
+	}
+	return nil
+}
+
+func validateCategory(c string) error {
+	switch {
+	case !utf8.ValidString(c):
+		return shop.E(shop.ErrInvalid, CodeInvalidCategory, "category must be valid UTF-8 text")
+	case utf8.RuneCountInString(c) > MaxCategoryLen:
+		return shop.E(shop.ErrInvalid, CodeInvalidCategory, "category must be at most %d characters", MaxCategoryLen)
+	}
+	return nil
 }

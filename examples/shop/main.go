@@ -1,0 +1,317 @@
+// Command shop runs the whole kitshop shop in one process: the user, catalog,
+// inventory and order services, each on its own SQLite file under -data-dir,
+// behind one public address. Events travel in process through a transactional
+// outbox. With an empty catalogue it loads a few sample products with stock,
+// so a first run shows a working shop.
+//
+//	go run ./examples/shop -admin-email admin@example.com -admin-password 'change me please'
+//
+// Every flag can also be set as a SHOP_* environment variable (-order-ttl is
+// SHOP_ORDER_TTL) or in a .env file in the working directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/catalog"
+	"github.com/kitshop/shop/internal/config"
+	"github.com/kitshop/shop/inventory"
+	"github.com/kitshop/shop/order"
+	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/transport/inproc"
+	"github.com/kitshop/shop/user"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "shop:", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the shop's configuration.
+type settings struct {
+	addr          string
+	dataDir       string
+	adminEmail    string
+	adminPassword config.Secret
+	secretKey     config.Secret
+	orderTTL      time.Duration
+	sampleData    bool
+	quiet         bool
+}
+
+func parseSettings(args []string, stderr io.Writer) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&s.addr, "addr", "127.0.0.1:8080", "public listen address")
+	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory of the services' SQLite files and the generated secret key")
+	fs.StringVar(&s.adminEmail, "admin-email", "", "email of the first admin account, created at start if missing")
+	fs.Var(&s.adminPassword, "admin-password", "password of the first admin account (at least 8 characters)")
+	fs.Var(&s.secretKey, "secret-key", "token signing key, at least 32 characters (default: generated once and kept in the data dir)")
+	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock")
+	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue")
+	fs.BoolVar(&s.quiet, "quiet", false, "log only warnings and errors, not every request")
+	if err := config.Parse(fs, args, ".env"); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("configuration: unexpected argument %q", fs.Arg(0))
+	}
+	if s.orderTTL < time.Second {
+		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 1s, got %s", s.orderTTL)
+	}
+	if (s.adminEmail == "") != (s.adminPassword.Value() == "") {
+		return s, errors.New("configuration: admin-email (SHOP_ADMIN_EMAIL) and admin-password (SHOP_ADMIN_PASSWORD) must be given together")
+	}
+	return s, nil
+}
+
+// run starts the shop and serves until ctx is done. ready, if not nil, is
+// called with the listening address once requests are served.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
+	start := time.Now()
+	s, err := parseSettings(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := log.NewLogfmtLogger(log.NewSyncWriter(stderr))
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
+	if s.quiet {
+		logger = level.NewFilter(logger, level.AllowWarn())
+	}
+
+	key, err := config.SecretKey(&s.secretKey, s.dataDir)
+	if err != nil {
+		return err
+	}
+	tokens, err := shophttp.NewTokens(key)
+	if err != nil {
+		return fmt.Errorf("configuration: secret-key: %w", err)
+	}
+
+	shopApp, err := open(ctx, s, tokens, logger)
+	if err != nil {
+		return err
+	}
+	defer shopApp.close()
+
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           shopApp.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+
+	bg, stopBackground := context.WithCancel(context.Background())
+	done := shopApp.background(bg)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	level.Info(logger).Log("msg", "shop ready", "addr", ln.Addr().String(), "data_dir", s.dataDir, "startup", time.Since(start))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopBackground()
+		<-done
+		return fmt.Errorf("serve: %w", err)
+	}
+	level.Info(logger).Log("msg", "shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopBackground()
+	<-done
+	return err
+}
+
+// app is the assembled shop.
+type app struct {
+	handler   http.Handler
+	users     *user.Store
+	catalog   *catalog.Store
+	inventory *inventory.Store
+	orders    *order.Store
+	orderSvc  *order.Orders
+	invSvc    inventory.Service
+	expirer   *inventory.Expirer
+	bus       *inproc.Bus
+	orderTTL  time.Duration
+	logger    log.Logger
+	closers   []func() error
+}
+
+func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.Logger) (a *app, err error) {
+	a = &app{orderTTL: s.orderTTL, logger: logger, bus: inproc.NewBus()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	dbPath := func(service string) string { return filepath.Join(s.dataDir, service+".db") }
+	if a.users, err = user.NewStore(ctx, dbPath("user")); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.users.Close)
+	if a.catalog, err = catalog.NewStore(ctx, dbPath("catalog")); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.catalog.Close)
+	if a.inventory, err = inventory.NewStore(ctx, dbPath("inventory")); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.inventory.Close)
+	if a.orders, err = order.NewStore(ctx, dbPath("order")); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.orders.Close)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := func(service string) (shophttp.ServiceMetrics, error) { return shophttp.NewServiceMetrics(reg, service) }
+
+	catalogSvc := catalog.NewService(a.catalog)
+	a.invSvc = inventory.NewService(a.inventory, inventory.WithProductCheck(func(ctx context.Context, id string) error {
+		_, err := catalogSvc.GetProduct(ctx, id)
+		return err
+	}))
+	a.expirer = inventory.NewExpirer(a.inventory)
+	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, order.NewDevPayments(),
+		order.WithTTL(s.orderTTL), order.WithLogger(logger))
+	level.Warn(logger).Log("msg", "payments use the development provider: no money moves; card 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined")
+	userSvc := user.NewService(a.users, tokens)
+
+	for event, h := range inventory.EventHandlers(a.invSvc, logger) {
+		if err := a.bus.Subscribe(event, h); err != nil {
+			return nil, err
+		}
+	}
+	if s.adminEmail != "" {
+		if _, err := user.EnsureAdmin(ctx, a.users, s.adminEmail, s.adminPassword.Value(), 0); err != nil {
+			return nil, fmt.Errorf("admin account: %w", err)
+		}
+	}
+	if s.sampleData {
+		if err := loadSampleData(ctx, catalogSvc, a.invSvc); err != nil {
+			return nil, fmt.Errorf("sample data: %w", err)
+		}
+	}
+
+	// The public services get logging and metrics; the calls order makes to
+	// catalog and inventory inside the process use the plain services.
+	um, err := metrics("user")
+	if err != nil {
+		return nil, err
+	}
+	cm, err := metrics("catalog")
+	if err != nil {
+		return nil, err
+	}
+	im, err := metrics("inventory")
+	if err != nil {
+		return nil, err
+	}
+	om, err := metrics("order")
+	if err != nil {
+		return nil, err
+	}
+	publicUser := user.LoggingMiddleware(logger)(user.InstrumentingMiddleware(um.Requests, um.Latency)(userSvc))
+	publicCatalog := catalog.LoggingMiddleware(logger)(catalog.InstrumentingMiddleware(cm.Requests, cm.Latency)(catalogSvc))
+	publicInventory := inventory.LoggingMiddleware(logger)(inventory.InstrumentingMiddleware(im.Requests, im.Latency)(a.invSvc))
+	publicOrder := order.LoggingMiddleware(logger)(order.InstrumentingMiddleware(om.Requests, om.Latency)(a.orderSvc))
+
+	userHandler := user.NewHTTPHandler(user.MakeServerEndpoints(publicUser), tokens, logger)
+	catalogHandler := catalog.NewHTTPHandler(catalog.MakeServerEndpoints(publicCatalog), tokens, logger)
+	inventoryHandler := inventory.NewHTTPHandler(inventory.MakeServerEndpoints(publicInventory), tokens, logger)
+	orderHandler := order.NewHTTPHandler(order.MakeServerEndpoints(publicOrder), tokens, logger)
+
+	mux := http.NewServeMux()
+	for _, p := range []string{"/register", "/login", "/users", "/users/"} {
+		mux.Handle(p, userHandler)
+	}
+	mux.Handle("/products", catalogHandler)
+	mux.Handle("/products/", catalogHandler)
+	mux.Handle("/inventory/", inventoryHandler)
+	mux.Handle("/orders", orderHandler)
+	mux.Handle("/orders/", orderHandler)
+	shophttp.Mount(mux, reg,
+		shophttp.Check{Name: "user-db", Func: a.users.Ping},
+		shophttp.Check{Name: "catalog-db", Func: a.catalog.Ping},
+		shophttp.Check{Name: "inventory-db", Func: a.inventory.Ping},
+		shophttp.Check{Name: "order-db", Func: a.orders.Ping},
+	)
+	mux.Handle("/", shophttp.NotFound())
+	a.handler = shophttp.WithRequestID(mux)
+	return a, nil
+}
+
+// background runs the outbox relay and the expiry sweeps until ctx is done;
+// the returned channel closes once they all stopped.
+func (a *app) background(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	tasks := []func(){
+		func() { a.orders.RunOutbox(ctx, a.bus, a.logger) },
+		func() { a.orderSvc.RunExpiry(ctx, expirySweep(a.orderTTL)) },
+		func() { a.expirer.RunExpiry(ctx, 10*time.Second, a.logger) },
+	}
+	remaining := make(chan struct{}, len(tasks))
+	for _, t := range tasks {
+		go func() { t(); remaining <- struct{}{} }()
+	}
+	go func() {
+		for range tasks {
+			<-remaining
+		}
+		close(done)
+	}()
+	return done
+}
+
+// expirySweep is how often unpaid orders are checked for expiry: often
+// enough that an order expires within a tenth of its lifetime (at most 5s,
+// at least 100ms late).
+func expirySweep(ttl time.Duration) time.Duration {
+	return min(max(ttl/10, 100*time.Millisecond), 5*time.Second)
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// systemAdmin is the identity start-up tasks act with.
+var systemAdmin = shop.Identity{UserID: "system", Role: shop.RoleAdmin}

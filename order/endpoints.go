@@ -1,0 +1,143 @@
+package order
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/kitshop/shop"
+)
+
+// Endpoints collects the order service's endpoints. On the server side
+// MakeServerEndpoints builds it from a Service; on the client side
+// MakeClientEndpoints builds it from a remote address, and Endpoints then
+// implements Service itself.
+type Endpoints struct {
+	PlaceOrderEndpoint  endpoint.Endpoint
+	GetOrderEndpoint    endpoint.Endpoint
+	ListOrdersEndpoint  endpoint.Endpoint
+	PayOrderEndpoint    endpoint.Endpoint
+	CancelOrderEndpoint endpoint.Endpoint
+}
+
+// MakeServerEndpoints returns endpoints that call s.
+func MakeServerEndpoints(s Service) Endpoints {
+	return Endpoints{
+		PlaceOrderEndpoint: func(ctx context.Context, request any) (any, error) {
+			req := request.(PlaceOrderRequest)
+			o, err := s.PlaceOrder(ctx, NewOrder(req))
+			return OrderResponse{Order: o, Err: err, Created: true}, nil
+		},
+		GetOrderEndpoint: func(ctx context.Context, request any) (any, error) {
+			o, err := s.GetOrder(ctx, request.(GetOrderRequest).ID)
+			return OrderResponse{Order: o, Err: err}, nil
+		},
+		ListOrdersEndpoint: func(ctx context.Context, request any) (any, error) {
+			p, err := s.ListOrders(ctx, request.(ListOrdersRequest).PageRequest)
+			return ListOrdersResponse{Page: p, Err: err}, nil
+		},
+		PayOrderEndpoint: func(ctx context.Context, request any) (any, error) {
+			req := request.(PayOrderRequest)
+			o, err := s.PayOrder(ctx, req.ID, req.CardNumber)
+			return OrderResponse{Order: o, Err: err}, nil
+		},
+		CancelOrderEndpoint: func(ctx context.Context, request any) (any, error) {
+			o, err := s.CancelOrder(ctx, request.(CancelOrderRequest).ID)
+			return OrderResponse{Order: o, Err: err}, nil
+		},
+	}
+}
+
+// PlaceOrderRequest is the body of POST /orders; the idempotency key comes
+// from the Idempotency-Key header.
+type PlaceOrderRequest struct {
+	Items          []Item `json:"items"`
+	IdempotencyKey string `json:"-"`
+}
+
+// GetOrderRequest names one order.
+type GetOrderRequest struct{ ID string }
+
+// ListOrdersRequest asks for one page of orders.
+type ListOrdersRequest struct{ shop.PageRequest }
+
+// PayOrderRequest is POST /orders/{id}/pay.
+type PayOrderRequest struct {
+	ID         string `json:"-"`
+	CardNumber string `json:"card_number"`
+}
+
+// CancelOrderRequest is POST /orders/{id}/cancel.
+type CancelOrderRequest struct{ ID string }
+
+// OrderResponse carries one order, or the business error that prevented it.
+type OrderResponse struct {
+	Order
+	Err error `json:"-"`
+	// Created makes the HTTP status 201 (a placed order).
+	Created bool `json:"-"`
+}
+
+// Failed implements endpoint.Failer.
+func (r OrderResponse) Failed() error { return r.Err }
+
+// StatusCode is 201 for a placed order, 200 otherwise.
+func (r OrderResponse) StatusCode() int {
+	if r.Created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// ListOrdersResponse carries one page of orders.
+type ListOrdersResponse struct {
+	shop.Page[Order]
+	Err error `json:"-"`
+}
+
+// Failed implements endpoint.Failer.
+func (r ListOrdersResponse) Failed() error { return r.Err }
+
+var (
+	_ endpoint.Failer = OrderResponse{}
+	_ endpoint.Failer = ListOrdersResponse{}
+	_ Service         = Endpoints{}
+)
+
+// PlaceOrder implements Service by calling the endpoint.
+func (e Endpoints) PlaceOrder(ctx context.Context, o NewOrder) (Order, error) {
+	return orderResult(e.PlaceOrderEndpoint(ctx, PlaceOrderRequest(o)))
+}
+
+// GetOrder implements Service by calling the endpoint.
+func (e Endpoints) GetOrder(ctx context.Context, id string) (Order, error) {
+	return orderResult(e.GetOrderEndpoint(ctx, GetOrderRequest{ID: id}))
+}
+
+// ListOrders implements Service by calling the endpoint.
+func (e Endpoints) ListOrders(ctx context.Context, p shop.PageRequest) (shop.Page[Order], error) {
+	resp, err := e.ListOrdersEndpoint(ctx, ListOrdersRequest{p})
+	if err != nil {
+		return shop.Page[Order]{}, err
+	}
+	r := resp.(ListOrdersResponse)
+	return r.Page, r.Err
+}
+
+// PayOrder implements Service by calling the endpoint.
+func (e Endpoints) PayOrder(ctx context.Context, id, cardNumber string) (Order, error) {
+	return orderResult(e.PayOrderEndpoint(ctx, PayOrderRequest{ID: id, CardNumber: cardNumber}))
+}
+
+// CancelOrder implements Service by calling the endpoint.
+func (e Endpoints) CancelOrder(ctx context.Context, id string) (Order, error) {
+	return orderResult(e.CancelOrderEndpoint(ctx, CancelOrderRequest{ID: id}))
+}
+
+func orderResult(resp any, err error) (Order, error) {
+	if err != nil {
+		return Order{}, err
+	}
+	r := resp.(OrderResponse)
+	return r.Order, r.Err
+}

@@ -1,0 +1,134 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
+	shophttp "github.com/kitshop/shop/transport/http"
+)
+
+// IdempotencyKeyHeader makes a retried POST /orders return the first result.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// NewHTTPHandler serves the order routes: POST /orders, GET /orders,
+// GET /orders/{id}, POST /orders/{id}/pay and POST /orders/{id}/cancel.
+// Bearer tokens are checked with v.
+func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+	opts := shophttp.ServerOptions(logger, v)
+	mux := http.NewServeMux()
+	mux.Handle("POST /orders", kithttp.NewServer(e.PlaceOrderEndpoint, decodePlaceOrder, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /orders", kithttp.NewServer(e.ListOrdersEndpoint, decodeListOrders, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /orders/{id}", kithttp.NewServer(e.GetOrderEndpoint, decodeGetOrder, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /orders/{id}/pay", kithttp.NewServer(e.PayOrderEndpoint, decodePayOrder, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /orders/{id}/cancel", kithttp.NewServer(e.CancelOrderEndpoint, decodeCancelOrder, shophttp.EncodeJSON, opts...))
+	mux.Handle("/", shophttp.NotFound())
+	return mux
+}
+
+func decodePlaceOrder(_ context.Context, r *http.Request) (any, error) {
+	var req PlaceOrderRequest
+	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+		return nil, err
+	}
+	req.IdempotencyKey = strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))
+	return req, nil
+}
+
+func decodeListOrders(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	p, err := shop.ParsePageRequest(q.Get("limit"), q.Get("cursor"))
+	return ListOrdersRequest{p}, err
+}
+
+func decodeGetOrder(_ context.Context, r *http.Request) (any, error) {
+	return GetOrderRequest{ID: r.PathValue("id")}, nil
+}
+
+func decodePayOrder(_ context.Context, r *http.Request) (any, error) {
+	var req PayOrderRequest
+	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+		return nil, err
+	}
+	req.ID = r.PathValue("id")
+	return req, nil
+}
+
+// decodeCancelOrder accepts an empty body or an empty JSON object.
+func decodeCancelOrder(_ context.Context, r *http.Request) (any, error) {
+	if r.ContentLength != 0 {
+		var empty struct{}
+		if err := shophttp.DecodeJSON(r, &empty, 0); err != nil && shop.CodeOf(err) != "bad_json" {
+			return nil, err
+		}
+	}
+	return CancelOrderRequest{ID: r.PathValue("id")}, nil
+}
+
+// MakeClientEndpoints returns Endpoints that call the order service at
+// instance ("http://host:port" or "host:port") over HTTP. token supplies the
+// bearer token of each call; nil passes on the token of the incoming request
+// the context came from.
+func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
+	if !strings.Contains(instance, "://") {
+		instance = "http://" + instance
+	}
+	base, err := url.Parse(instance)
+	if err != nil || base.Host == "" {
+		return Endpoints{}, fmt.Errorf("order client: bad instance address %q", instance)
+	}
+	options := append(shophttp.ClientOptions(token), opts...)
+	client := func(method string, path func(req any) string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) *kithttp.Client {
+		tgt := *base
+		return kithttp.NewClient(method, &tgt, func(ctx context.Context, r *http.Request, req any) error {
+			r.URL.Path = strings.TrimSuffix(base.Path, "/") + path(req)
+			r.URL.RawPath = ""
+			return enc(ctx, r, req)
+		}, dec, options...)
+	}
+	noBody := func(context.Context, *http.Request, any) error { return nil }
+	decodeOrder := shophttp.DecodeJSONResponse[OrderResponse]()
+	idPath := func(suffix string) func(any) string {
+		return func(req any) string {
+			var id string
+			switch r := req.(type) {
+			case GetOrderRequest:
+				id = r.ID
+			case PayOrderRequest:
+				id = r.ID
+			case CancelOrderRequest:
+				id = r.ID
+			}
+			return "/orders/" + url.PathEscape(id) + suffix
+		}
+	}
+	return Endpoints{
+		PlaceOrderEndpoint: client(http.MethodPost, func(any) string { return "/orders" }, func(ctx context.Context, r *http.Request, req any) error {
+			p := req.(PlaceOrderRequest)
+			if p.IdempotencyKey != "" {
+				r.Header.Set(IdempotencyKeyHeader, p.IdempotencyKey)
+			}
+			return shophttp.EncodeJSONRequest(ctx, r, p)
+		}, decodeOrder).Endpoint(),
+		GetOrderEndpoint: client(http.MethodGet, idPath(""), noBody, decodeOrder).Endpoint(),
+		ListOrdersEndpoint: client(http.MethodGet, func(any) string { return "/orders" }, func(_ context.Context, r *http.Request, req any) error {
+			p := req.(ListOrdersRequest)
+			q := url.Values{}
+			if p.Limit != 0 {
+				q.Set("limit", fmt.Sprint(p.Limit))
+			}
+			if p.Cursor != "" {
+				q.Set("cursor", p.Cursor)
+			}
+			r.URL.RawQuery = q.Encode()
+			return nil
+		}, shophttp.DecodeJSONResponse[ListOrdersResponse]()).Endpoint(),
+		PayOrderEndpoint:    client(http.MethodPost, idPath("/pay"), shophttp.EncodeJSONRequest, decodeOrder).Endpoint(),
+		CancelOrderEndpoint: client(http.MethodPost, idPath("/cancel"), noBody, decodeOrder).Endpoint(),
+	}, nil
+}
