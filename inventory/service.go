@@ -1,13 +1,26 @@
 // Package inventory keeps the stock of every product and the reservations that
 // orders hold on it, so that concurrent buyers never oversell.
+//
+// Each product has units on hand, some of them reserved for orders not yet
+// paid; the rest are available. The order service reserves all lines of an
+// order at once (Reserve), then commits the reservation when the order is
+// paid (the units leave on hand) or releases it when the order is cancelled
+// (they become available again). Reservations nobody settles expire: an
+// Expirer (NewExpirer) returns their units. Each of these steps is one SQLite
+// transaction, and the schema itself refuses reserved above on hand.
+//
+// The package follows go-kit's layout: Service and NewService here, the
+// SQLite Store in store.go, Endpoints in endpoints.go, the HTTP handlers and
+// client in http.go, logging and metrics in middleware.go, and the handlers
+// of the order events in events.go.
 package inventory
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/kitshop/shop"
 )
 
@@ -159,7 +172,7 @@ func NewService(store *Store, opts ...Option) Service {
 }
 
 func (s *service) GetStock(ctx context.Context, productID string) (Stock, error) {
-	if err := validateProductID("product_id", productID); err != nil {
+	if err := validateProductID(productID); err != nil {
 		return Stock{}, err
 	}
 	return s.store.stock(ctx, productID)
@@ -169,10 +182,10 @@ func (s *service) AddStock(ctx context.Context, productID string, quantity int64
 	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
 		return Stock{}, err
 	}
-	if err := validateProductID("product_id", productID); err != nil {
+	if err := validateProductID(productID); err != nil {
 		return Stock{}, err
 	}
-	if err := validateQuantity("quantity", quantity); err != nil {
+	if err := validateQuantity(quantity); err != nil {
 		return Stock{}, err
 	}
 	if s.opts.productCheck != nil {
@@ -187,10 +200,10 @@ func (s *service) RemoveStock(ctx context.Context, productID string, quantity in
 	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
 		return Stock{}, err
 	}
-	if err := validateProductID("product_id", productID); err != nil {
+	if err := validateProductID(productID); err != nil {
 		return Stock{}, err
 	}
-	if err := validateQuantity("quantity", quantity); err != nil {
+	if err := validateQuantity(quantity); err != nil {
 		return Stock{}, err
 	}
 	return s.store.removeStock(ctx, productID, quantity, s.opts.now())
@@ -283,9 +296,9 @@ func (x *Expirer) RunExpiry(ctx context.Context, every time.Duration, logger log
 		n, err := x.ExpireReservations(ctx, x.now())
 		switch {
 		case err != nil && ctx.Err() == nil:
-			logger.Log("component", "inventory_expiry", "err", err)
+			level.Error(logger).Log("component", "inventory_expiry", "msg", "expiring reservations failed; retrying at the next tick", "err", err)
 		case n > 0:
-			logger.Log("component", "inventory_expiry", "expired", n)
+			level.Info(logger).Log("component", "inventory_expiry", "expired", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -312,12 +325,12 @@ func markCreated(ctx context.Context) {
 	}
 }
 
-func validateProductID(field, id string) error {
+func validateProductID(id string) error {
 	switch {
 	case id == "":
-		return shop.E(shop.ErrInvalid, CodeInvalidProductID, "%s is required", field)
+		return shop.E(shop.ErrInvalid, CodeInvalidProductID, "product_id is required")
 	case len(id) > MaxIDLength:
-		return shop.E(shop.ErrInvalid, CodeInvalidProductID, "%s must be at most %d bytes", field, MaxIDLength)
+		return shop.E(shop.ErrInvalid, CodeInvalidProductID, "product_id must be at most %d bytes", MaxIDLength)
 	}
 	return nil
 }
@@ -332,9 +345,9 @@ func validateOrderID(id string) error {
 	return nil
 }
 
-func validateQuantity(field string, q int64) error {
+func validateQuantity(q int64) error {
 	if q < 1 || q > MaxQuantity {
-		return shop.E(shop.ErrInvalid, CodeInvalidQuantity, "%s must be between 1 and %d, got %d", field, MaxQuantity, q)
+		return shop.E(shop.ErrInvalid, CodeInvalidQuantity, "quantity must be between 1 and %d, got %d", MaxQuantity, q)
 	}
 	return nil
 }
@@ -348,11 +361,11 @@ func mergeLines(lines []Line) ([]Line, error) {
 	merged := make([]Line, 0, len(lines))
 	index := make(map[string]int, len(lines))
 	for i, l := range lines {
-		if err := validateProductID(fmt.Sprintf("lines[%d].product_id", i), l.ProductID); err != nil {
-			return nil, err
+		if err := validateProductID(l.ProductID); err != nil {
+			return nil, lineError(i, err)
 		}
-		if err := validateQuantity(fmt.Sprintf("lines[%d].quantity", i), l.Quantity); err != nil {
-			return nil, err
+		if err := validateQuantity(l.Quantity); err != nil {
+			return nil, lineError(i, err)
 		}
 		if j, ok := index[l.ProductID]; ok {
 			merged[j].Quantity += l.Quantity
@@ -362,6 +375,13 @@ func mergeLines(lines []Line) ([]Line, error) {
 		merged = append(merged, l)
 	}
 	return merged, nil
+}
+
+// lineError places a validation error (whose message starts with the field
+// name) in line i: "quantity must ..." becomes "lines[2].quantity must ...".
+func lineError(i int, err error) error {
+	e := err.(*shop.Error)
+	return shop.E(e.Kind, e.Code, "lines[%d].%s", i, e.Message)
 }
 
 // sameLines reports whether a and b hold the same quantity of the same

@@ -1,0 +1,406 @@
+// Command bench measures the shop against its yardstick in one run on one
+// machine: it builds examples/shop and the bare reference server
+// (examples/bench/bare), starts both, drives the same hot paths of each with
+// the same load generator and settings, and reports the ratios the shop's
+// speed targets are stated in:
+//
+//   - GET /products/{id}: requests/s at least 0.7x the bare point read, p99 at
+//     most 1.5x;
+//   - POST /orders (one line, a customer token): at least 0.5x the bare
+//     one-transaction order;
+//   - the shop's peak resident memory under that load below 80 MB;
+//   - the shop ready to serve (GET /readyz answers 200) within 300 ms of
+//     starting on an existing data dir.
+//
+// Run it from the repository root:
+//
+//	go run ./examples/bench            # -c 32 -d 8s, one round
+//	go run ./examples/bench -rounds 3  # median of three rounds
+//
+// Absolute figures drift between machines and runs; ratios measured in the
+// same run hold.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kitshop/shop/examples/internal/loadtest"
+)
+
+func main() {
+	var (
+		conns    = flag.Int("c", 32, "concurrent connections")
+		duration = flag.Duration("d", 8*time.Second, "measuring time per target")
+		warmup   = flag.Duration("warmup", 2*time.Second, "load before each measurement, not counted")
+		rounds   = flag.Int("rounds", 1, "rounds; the median round is reported")
+		starts   = flag.Int("starts", 5, "restarts on the existing data dir to time readiness")
+		quiet    = flag.Bool("quiet-shop", false, "start the shop with -quiet (no per-request log lines)")
+	)
+	flag.Parse()
+	if err := run(*conns, *duration, *warmup, *rounds, *starts, *quiet); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type measurement struct {
+	name  string
+	bare  []loadtest.Result
+	shop  []loadtest.Result
+	ratio []float64
+}
+
+func run(conns int, d, warmup time.Duration, rounds, starts int, quiet bool) error {
+	tmp, err := os.MkdirTemp("", "kitshop-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Println("building examples/shop and examples/bench/bare (CGO_ENABLED=0)...")
+	for _, b := range [][2]string{{"shop", "./examples/shop"}, {"bare", "./examples/bench/bare"}} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(tmp, b[0]), b[1])
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", b[1], err)
+		}
+	}
+
+	bareAddr, shopAddr := freeAddr(), freeAddr()
+	bareDir := filepath.Join(tmp, "bare-data")
+	os.MkdirAll(bareDir, 0o700)
+	bare, err := startProcess(filepath.Join(tmp, "bare"), filepath.Join(tmp, "bare.log"), "-addr", bareAddr, "-dir", bareDir)
+	if err != nil {
+		return err
+	}
+	defer bare.stop()
+	if _, err := waitFor("http://"+bareAddr+"/products/p7", 30*time.Second); err != nil {
+		return fmt.Errorf("bare server: %w", err)
+	}
+
+	dataDir := filepath.Join(tmp, "shop-data")
+	shopArgs := []string{"-addr", shopAddr, "-data-dir", dataDir, "-admin-email", "bench@example.com",
+		"-admin-password", "bench-password-1", "-order-ttl", "1h"}
+	if quiet {
+		shopArgs = append(shopArgs, "-quiet")
+	}
+	shopLog := filepath.Join(tmp, "shop.log")
+	shop, err := startProcess(filepath.Join(tmp, "shop"), shopLog, shopArgs...)
+	if err != nil {
+		return err
+	}
+	defer func() { shop.stop() }()
+	base := "http://" + shopAddr
+	if _, err := waitFor(base+"/readyz", 30*time.Second); err != nil {
+		return fmt.Errorf("shop: %w", err)
+	}
+	productID, token, err := prepare(base)
+	if err != nil {
+		return fmt.Errorf("prepare the shop: %w", err)
+	}
+
+	newReq := func(method, url, token string) *http.Request {
+		r, _ := http.NewRequest(method, url, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		if method == http.MethodPost {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		return r
+	}
+	bareOrder := []byte(`{"product_id":"p7","quantity":1}`)
+	shopOrder := []byte(`{"items":[{"product_id":"` + productID + `","quantity":1}]}`)
+	type target struct {
+		req  *http.Request
+		body []byte
+	}
+	pairs := []struct {
+		name       string
+		bare, shop target
+	}{
+		{"GET /products/{id}", target{newReq("GET", "http://"+bareAddr+"/products/p7", ""), nil},
+			target{newReq("GET", base+"/products/"+productID, ""), nil}},
+		{"POST /orders", target{newReq("POST", "http://"+bareAddr+"/orders", ""), bareOrder},
+			target{newReq("POST", base+"/orders", token), shopOrder}},
+	}
+
+	var peakRSS int64
+	var rssMu sync.Mutex
+	sample := func(stop <-chan struct{}) {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if kb := residentKB(shop.cmd.Process.Pid, "VmRSS"); kb > 0 {
+					rssMu.Lock()
+					peakRSS = max(peakRSS, kb)
+					rssMu.Unlock()
+				}
+			}
+		}
+	}
+
+	ms := make([]measurement, len(pairs))
+	for round := 1; round <= rounds; round++ {
+		for i, p := range pairs {
+			ms[i].name = p.name
+			fmt.Printf("round %d: %s, %d connections, %s each...\n", round, p.name, conns, d)
+			loadtest.Run(p.bare.req, p.bare.body, conns, warmup)
+			b := loadtest.Run(p.bare.req, p.bare.body, conns, d)
+			stop := make(chan struct{})
+			go sample(stop)
+			loadtest.Run(p.shop.req, p.shop.body, conns, warmup)
+			s := loadtest.Run(p.shop.req, p.shop.body, conns, d)
+			close(stop)
+			for _, r := range []loadtest.Result{b, s} {
+				if r.Errors > 0 || r.Non2xx > 0 {
+					return fmt.Errorf("%s: %d errors, %d non-2xx answers; first: %s", r.URL, r.Errors, r.Non2xx, r.FirstFail)
+				}
+			}
+			ms[i].bare = append(ms[i].bare, b)
+			ms[i].shop = append(ms[i].shop, s)
+			ms[i].ratio = append(ms[i].ratio, s.RPS/b.RPS)
+		}
+	}
+	hwm := residentKB(shop.cmd.Process.Pid, "VmHWM")
+
+	// Readiness on an existing data dir: stop the shop, start it again, and
+	// time from the start of the process until /readyz answers 200.
+	var readies []time.Duration
+	for range starts {
+		if err := shop.stop(); err != nil {
+			return fmt.Errorf("stop the shop: %w", err)
+		}
+		began := time.Now()
+		shop, err = startProcess(filepath.Join(tmp, "shop"), shopLog, shopArgs...)
+		if err != nil {
+			return err
+		}
+		if _, err := waitFor(base+"/readyz", 10*time.Second); err != nil {
+			return fmt.Errorf("restarted shop: %w", err)
+		}
+		readies = append(readies, time.Since(began))
+	}
+
+	fmt.Printf("\nkitshop speed, %d connections, %s per target, %d round(s), %d cores\n\n",
+		conns, d, rounds, runtime.NumCPU())
+	fmt.Printf("%-20s %12s %12s %12s %12s %8s %8s\n", "path", "bare req/s", "shop req/s", "bare p99", "shop p99", "ratio", "p99 x")
+	verdicts := []string{}
+	for _, m := range ms {
+		i := medianIndex(m.ratio)
+		b, s := m.bare[i], m.shop[i]
+		p99x := float64(s.P99) / float64(b.P99)
+		fmt.Printf("%-20s %12.0f %12.0f %12s %12s %7.2fx %7.2fx\n", m.name, b.RPS, s.RPS,
+			b.P99.Round(time.Microsecond), s.P99.Round(time.Microsecond), m.ratio[i], p99x)
+		switch m.name {
+		case "GET /products/{id}":
+			verdicts = append(verdicts, verdict("GET /products/{id} req/s >= 0.7x bare", m.ratio[i] >= 0.7, fmt.Sprintf("%.2fx", m.ratio[i])),
+				verdict("GET /products/{id} p99 <= 1.5x bare", p99x <= 1.5, fmt.Sprintf("%.2fx", p99x)))
+		case "POST /orders":
+			verdicts = append(verdicts, verdict("POST /orders req/s >= 0.5x bare", m.ratio[i] >= 0.5, fmt.Sprintf("%.2fx", m.ratio[i])))
+		}
+	}
+	rssMB := float64(max(peakRSS, hwm)) / 1024
+	slices.Sort(readies)
+	verdicts = append(verdicts,
+		verdict("shop peak RSS under load < 80 MB", rssMB < 80, fmt.Sprintf("%.1f MB (sampled peak %.1f MB, VmHWM %.1f MB)", rssMB, float64(peakRSS)/1024, float64(hwm)/1024)),
+		verdict("ready within 300 ms on an existing data dir", readies[len(readies)-1] <= 300*time.Millisecond,
+			fmt.Sprintf("median %s, worst %s of %d starts", readies[len(readies)/2].Round(time.Millisecond), readies[len(readies)-1].Round(time.Millisecond), len(readies))))
+	fmt.Println()
+	for _, v := range verdicts {
+		fmt.Println(v)
+	}
+	return nil
+}
+
+func verdict(what string, ok bool, figure string) string {
+	mark := "PASS"
+	if !ok {
+		mark = "FAIL"
+	}
+	return fmt.Sprintf("%s  %-46s %s", mark, what, figure)
+}
+
+func medianIndex(xs []float64) int {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case xs[a] < xs[b]:
+			return -1
+		case xs[a] > xs[b]:
+			return 1
+		}
+		return 0
+	})
+	return idx[len(idx)/2]
+}
+
+// prepare gives the first sample product plenty of stock and returns its ID
+// with a fresh customer's token.
+func prepare(base string) (productID, token string, err error) {
+	var session struct {
+		Token string `json:"token"`
+	}
+	if err := call("POST", base+"/login", "", `{"email":"bench@example.com","password":"bench-password-1"}`, 200, &session); err != nil {
+		return "", "", err
+	}
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if err := call("GET", base+"/products?limit=1", "", "", 200, &page); err != nil {
+		return "", "", err
+	}
+	if len(page.Items) == 0 {
+		return "", "", errors.New("the shop has no products")
+	}
+	productID = page.Items[0].ID
+	if err := call("POST", base+"/inventory/"+productID, session.Token, `{"quantity":1000000000}`, 200, nil); err != nil {
+		return "", "", err
+	}
+	email := fmt.Sprintf("buyer-%d@example.com", time.Now().UnixNano())
+	if err := call("POST", base+"/register", "", `{"email":"`+email+`","password":"buyer-password","name":"Bench Buyer"}`, 201, nil); err != nil {
+		return "", "", err
+	}
+	if err := call("POST", base+"/login", "", `{"email":"`+email+`","password":"buyer-password"}`, 200, &session); err != nil {
+		return "", "", err
+	}
+	return productID, session.Token, nil
+}
+
+func call(method, url, token, body string, want int, out any) error {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, url, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startProcess(bin, logPath string, args ...string) (*process, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logFile.Close() }()
+	return p, nil
+}
+
+// stop asks the process to shut down (SIGTERM) and waits for it.
+func (p *process) stop() error {
+	if p == nil || p.cmd.Process == nil {
+		return nil
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled() {
+			return nil
+		}
+		return err
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		return errors.New("did not stop within 15s of SIGTERM")
+	}
+}
+
+// waitFor polls url every 2 ms until it answers 200.
+func waitFor(url string, limit time.Duration) (time.Duration, error) {
+	began := time.Now()
+	client := &http.Client{Timeout: time.Second}
+	for time.Since(began) < limit {
+		resp, err := client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return time.Since(began), nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("%s not ready within %s", url, limit)
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// residentKB reads a memory figure (VmRSS, VmHWM) of a process from /proc,
+// in KiB; 0 where /proc is not available.
+func residentKB(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,200 @@
+package inventory
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+)
+
+// Endpoints holds one go-kit endpoint per Service method. On the server side
+// MakeServerEndpoints builds it around a Service; on the client side
+// MakeClientEndpoints builds it around HTTP calls, and Endpoints itself then
+// implements Service, so a remote inventory is used like a local one.
+type Endpoints struct {
+	GetStockEndpoint    endpoint.Endpoint
+	AddStockEndpoint    endpoint.Endpoint
+	RemoveStockEndpoint endpoint.Endpoint
+	ReserveEndpoint     endpoint.Endpoint
+	CommitEndpoint      endpoint.Endpoint
+	ReleaseEndpoint     endpoint.Endpoint
+}
+
+var _ Service = Endpoints{}
+
+// MakeServerEndpoints returns the endpoints serving s. Business errors travel
+// in the responses (endpoint.Failer); the endpoints themselves never fail.
+func MakeServerEndpoints(s Service) Endpoints {
+	return Endpoints{
+		GetStockEndpoint:    MakeGetStockEndpoint(s),
+		AddStockEndpoint:    MakeAddStockEndpoint(s),
+		RemoveStockEndpoint: MakeRemoveStockEndpoint(s),
+		ReserveEndpoint:     MakeReserveEndpoint(s),
+		CommitEndpoint:      MakeCommitEndpoint(s),
+		ReleaseEndpoint:     MakeReleaseEndpoint(s),
+	}
+}
+
+// GetStockRequest asks for a product's stock.
+type GetStockRequest struct {
+	ProductID string `json:"product_id"`
+}
+
+// ChangeStockRequest adds or removes Quantity units of a product.
+type ChangeStockRequest struct {
+	ProductID string `json:"product_id"`
+	Quantity  int64  `json:"quantity"`
+}
+
+// StockResponse is a product's stock, or the error that prevented reading or
+// changing it. It marshals to the Stock object itself.
+type StockResponse struct {
+	Stock
+	Err error `json:"-"`
+}
+
+// Failed returns the business error, if any (endpoint.Failer).
+func (r StockResponse) Failed() error { return r.Err }
+
+// ReserveRequest asks to hold stock for the lines of an order until ExpiresAt.
+type ReserveRequest struct {
+	OrderID   string    `json:"order_id"`
+	Lines     []Line    `json:"lines"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// OrderRequest names the order whose reservation to commit or release.
+type OrderRequest struct {
+	OrderID string `json:"order_id"`
+}
+
+// ReservationResponse is a reservation, or the error that prevented making
+// or changing it. It marshals to the Reservation object itself. Created is
+// true when the call made the reservation rather than finding it (HTTP
+// answers 201 instead of 200).
+type ReservationResponse struct {
+	Reservation
+	Created bool  `json:"-"`
+	Err     error `json:"-"`
+}
+
+// Failed returns the business error, if any (endpoint.Failer).
+func (r ReservationResponse) Failed() error { return r.Err }
+
+var (
+	_ endpoint.Failer = StockResponse{}
+	_ endpoint.Failer = ReservationResponse{}
+)
+
+// MakeGetStockEndpoint returns an endpoint for s.GetStock.
+func MakeGetStockEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(GetStockRequest)
+		st, err := s.GetStock(ctx, req.ProductID)
+		return StockResponse{Stock: st, Err: err}, nil
+	}
+}
+
+// MakeAddStockEndpoint returns an endpoint for s.AddStock.
+func MakeAddStockEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(ChangeStockRequest)
+		st, err := s.AddStock(ctx, req.ProductID, req.Quantity)
+		return StockResponse{Stock: st, Err: err}, nil
+	}
+}
+
+// MakeRemoveStockEndpoint returns an endpoint for s.RemoveStock.
+func MakeRemoveStockEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(ChangeStockRequest)
+		st, err := s.RemoveStock(ctx, req.ProductID, req.Quantity)
+		return StockResponse{Stock: st, Err: err}, nil
+	}
+}
+
+// MakeReserveEndpoint returns an endpoint for s.Reserve. Its response says
+// whether the reservation was created by this call.
+func MakeReserveEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(ReserveRequest)
+		var created bool
+		r, err := s.Reserve(withCreatedFlag(ctx, &created), req.OrderID, req.Lines, req.ExpiresAt)
+		return ReservationResponse{Reservation: r, Created: created && err == nil, Err: err}, nil
+	}
+}
+
+// MakeCommitEndpoint returns an endpoint for s.Commit.
+func MakeCommitEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(OrderRequest)
+		r, err := s.Commit(ctx, req.OrderID)
+		return ReservationResponse{Reservation: r, Err: err}, nil
+	}
+}
+
+// MakeReleaseEndpoint returns an endpoint for s.Release.
+func MakeReleaseEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(OrderRequest)
+		r, err := s.Release(ctx, req.OrderID)
+		return ReservationResponse{Reservation: r, Err: err}, nil
+	}
+}
+
+// stockResult unpacks a StockResponse from an endpoint call.
+func stockResult(response any, err error) (Stock, error) {
+	if err != nil {
+		return Stock{}, err
+	}
+	resp := response.(StockResponse)
+	return resp.Stock, resp.Err
+}
+
+// reservationResult unpacks a ReservationResponse from an endpoint call.
+func reservationResult(response any, err error) (ReservationResponse, error) {
+	if err != nil {
+		return ReservationResponse{}, err
+	}
+	resp := response.(ReservationResponse)
+	return resp, resp.Err
+}
+
+// GetStock implements Service by calling GetStockEndpoint.
+func (e Endpoints) GetStock(ctx context.Context, productID string) (Stock, error) {
+	return stockResult(e.GetStockEndpoint(ctx, GetStockRequest{ProductID: productID}))
+}
+
+// AddStock implements Service by calling AddStockEndpoint.
+func (e Endpoints) AddStock(ctx context.Context, productID string, quantity int64) (Stock, error) {
+	return stockResult(e.AddStockEndpoint(ctx, ChangeStockRequest{ProductID: productID, Quantity: quantity}))
+}
+
+// RemoveStock implements Service by calling RemoveStockEndpoint.
+func (e Endpoints) RemoveStock(ctx context.Context, productID string, quantity int64) (Stock, error) {
+	return stockResult(e.RemoveStockEndpoint(ctx, ChangeStockRequest{ProductID: productID, Quantity: quantity}))
+}
+
+// Reserve implements Service by calling ReserveEndpoint.
+func (e Endpoints) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (Reservation, error) {
+	resp, err := reservationResult(e.ReserveEndpoint(ctx, ReserveRequest{OrderID: orderID, Lines: lines, ExpiresAt: expiresAt}))
+	if err != nil {
+		return Reservation{}, err
+	}
+	if resp.Created {
+		markCreated(ctx)
+	}
+	return resp.Reservation, nil
+}
+
+// Commit implements Service by calling CommitEndpoint.
+func (e Endpoints) Commit(ctx context.Context, orderID string) (Reservation, error) {
+	resp, err := reservationResult(e.CommitEndpoint(ctx, OrderRequest{OrderID: orderID}))
+	return resp.Reservation, err
+}
+
+// Release implements Service by calling ReleaseEndpoint.
+func (e Endpoints) Release(ctx context.Context, orderID string) (Reservation, error) {
+	resp, err := reservationResult(e.ReleaseEndpoint(ctx, OrderRequest{OrderID: orderID}))
+	return resp.Reservation, err
+}

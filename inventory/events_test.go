@@ -1,0 +1,105 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/kitshop/shop"
+)
+
+func orderEvent(t *testing.T, typ, orderID string) shop.Event {
+	t.Helper()
+	e, err := shop.NewEvent("order", typ, orderID, shop.OrderEventData{OrderID: orderID, UserID: "u1", Status: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestEventHandlers(t *testing.T) {
+	f := newFixture(t)
+	f.add(t, "p1", 10)
+	for _, o := range []string{"paid", "cancelled", "expired"} {
+		if _, err := f.svc.Reserve(serviceCtx, o, []Line{{"p1", 2}}, f.expires()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs logRecorder
+	h := EventHandlers(f.svc, &logs)
+	if len(h) != 3 {
+		t.Fatalf("%d handlers, want 3", len(h))
+	}
+	// Events arrive without any identity; the handlers act as the service.
+	ctx := context.Background()
+
+	paid := orderEvent(t, shop.EventOrderPaid, "paid")
+	for range 2 { // the second delivery changes nothing
+		if err := h[shop.EventOrderPaid](ctx, paid); err != nil {
+			t.Fatalf("order.paid: %v", err)
+		}
+		wantStock(t, f.svc, "p1", 8, 4)
+	}
+	cancelled := orderEvent(t, shop.EventOrderCancelled, "cancelled")
+	for range 2 {
+		if err := h[shop.EventOrderCancelled](ctx, cancelled); err != nil {
+			t.Fatalf("order.cancelled: %v", err)
+		}
+		wantStock(t, f.svc, "p1", 8, 2)
+	}
+	if err := h[shop.EventOrderExpired](ctx, orderEvent(t, shop.EventOrderExpired, "expired")); err != nil {
+		t.Fatalf("order.expired: %v", err)
+	}
+	wantStock(t, f.svc, "p1", 8, 0)
+	r, err := f.svc.Release(serviceCtx, "expired")
+	if err != nil || r.Status != ReservationReleased {
+		t.Fatalf("reservation after order.expired = %+v, %v", r, err)
+	}
+
+	// Events that can never apply are dropped (nil), with a log line.
+	if err := h[shop.EventOrderPaid](ctx, orderEvent(t, shop.EventOrderPaid, "unknown")); err != nil {
+		t.Fatalf("order.paid for an unknown order: %v, want nil", err)
+	}
+	if !logs.contains("code", CodeReservationNotFound) {
+		t.Fatalf("no log line for the unknown order: %v", logs.lines())
+	}
+	if err := h[shop.EventOrderCancelled](ctx, orderEvent(t, shop.EventOrderCancelled, "paid")); err != nil {
+		t.Fatalf("order.cancelled for a sold order: %v, want nil", err)
+	}
+	if !logs.contains("code", CodeReservationCommitted) {
+		t.Fatalf("no log line for the conflict: %v", logs.lines())
+	}
+	bad := paid
+	bad.Data = json.RawMessage(`{"order_id":42}`)
+	if err := h[shop.EventOrderPaid](ctx, bad); err != nil {
+		t.Fatalf("malformed event: %v, want nil", err)
+	}
+	wantStock(t, f.svc, "p1", 8, 0)
+}
+
+// failingService fails every Commit and Release with err.
+type failingService struct {
+	Service
+	err error
+}
+
+func (s failingService) Commit(context.Context, string) (Reservation, error) {
+	return Reservation{}, s.err
+}
+func (s failingService) Release(context.Context, string) (Reservation, error) {
+	return Reservation{}, s.err
+}
+
+func TestEventHandlersAskForRedelivery(t *testing.T) {
+	down := shop.E(shop.ErrUnavailable, "", "database is busy")
+	plain := errors.New("disk I/O error")
+	for _, cause := range []error{down, plain} {
+		h := EventHandlers(failingService{err: cause}, &logRecorder{})
+		for typ, handle := range h {
+			if err := handle(context.Background(), orderEvent(t, typ, "o1")); err != cause {
+				t.Errorf("%s with %v: err = %v, want the cause back for redelivery", typ, cause, err)
+			}
+		}
+	}
+}

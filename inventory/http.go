@@ -1,0 +1,224 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	shophttp "github.com/kitshop/shop/transport/http"
+)
+
+// NewHTTPHandler serves the public inventory routes:
+//
+//	GET    /inventory/{product_id}                     -> 200 {product_id,on_hand,reserved,available}
+//	POST   /inventory/{product_id}  {"quantity": n}    -> 200 stock after adding (admin)
+//	DELETE /inventory/{product_id}  {"quantity": n}    -> 200 stock after removing (admin)
+//
+// Any other request is a JSON 404. Tokens are checked with v; the service
+// decides who may do what. Wrap the handler in shophttp.WithRequestID so
+// log lines carry the request's ID.
+func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+	opts := shophttp.ServerOptions(logger, v)
+	mux := http.NewServeMux()
+	mux.Handle("GET /inventory/{product_id}", kithttp.NewServer(e.GetStockEndpoint, decodeGetStockRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /inventory/{product_id}", kithttp.NewServer(e.AddStockEndpoint, decodeChangeStockRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("DELETE /inventory/{product_id}", kithttp.NewServer(e.RemoveStockEndpoint, decodeChangeStockRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("/", shophttp.NotFound())
+	return mux
+}
+
+// NewInternalHTTPHandler serves the routes other services call to hold and
+// settle stock for their orders; they need a token with the service role and
+// must never be exposed through the public gateway:
+//
+//	POST /internal/reservations  {"order_id","lines":[{"product_id","quantity"}],"expires_at"}
+//	     -> 201 reservation (200 when the order already had it)
+//	POST /internal/reservations/{order_id}/commit   -> 200 reservation
+//	POST /internal/reservations/{order_id}/release  -> 200 reservation
+//
+// Any other request is a JSON 404.
+func NewInternalHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+	opts := shophttp.ServerOptions(logger, v)
+	mux := http.NewServeMux()
+	mux.Handle("POST /internal/reservations", kithttp.NewServer(e.ReserveEndpoint, decodeReserveRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /internal/reservations/{order_id}/commit", kithttp.NewServer(e.CommitEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /internal/reservations/{order_id}/release", kithttp.NewServer(e.ReleaseEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("/", shophttp.NotFound())
+	return mux
+}
+
+// StatusCode is 201 for a reservation the call created, 200 otherwise.
+func (r ReservationResponse) StatusCode() int {
+	if r.Created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// quantityBody is the body of POST and DELETE /inventory/{product_id}.
+type quantityBody struct {
+	Quantity int64 `json:"quantity"`
+}
+
+func decodeGetStockRequest(_ context.Context, r *http.Request) (any, error) {
+	return GetStockRequest{ProductID: r.PathValue("product_id")}, nil
+}
+
+func decodeChangeStockRequest(_ context.Context, r *http.Request) (any, error) {
+	var body quantityBody
+	if err := shophttp.DecodeJSON(r, &body, 0); err != nil {
+		return nil, err
+	}
+	return ChangeStockRequest{ProductID: r.PathValue("product_id"), Quantity: body.Quantity}, nil
+}
+
+func decodeReserveRequest(_ context.Context, r *http.Request) (any, error) {
+	var req ReserveRequest
+	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeOrderRequest(_ context.Context, r *http.Request) (any, error) {
+	return OrderRequest{OrderID: r.PathValue("order_id")}, nil
+}
+
+// MakeClientEndpoints returns Endpoints that call the inventory service at
+// instance, a base URL such as "http://127.0.0.1:5003" or just
+// "127.0.0.1:5003". Every call presents a bearer token from token (a service
+// credential for the reservation calls; nil passes on the token of the
+// incoming request, see shophttp.PassToken). opts come after the shop's
+// defaults (shophttp.ClientOptions) and can override them.
+//
+// An error the service returns reaches the caller with its kind and code.
+// Business errors (4xx) travel inside the response, so that a circuit
+// breaker wrapped around these endpoints counts only transport failures and
+// 5xx answers.
+func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
+	base, err := baseURL(instance)
+	if err != nil {
+		return Endpoints{}, err
+	}
+	options := append(shophttp.ClientOptions(token), opts...)
+	client := func(method string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) endpoint.Endpoint {
+		return kithttp.NewClient(method, base, enc, dec, options...).Endpoint()
+	}
+	stockPath := func(request any) string {
+		var id string
+		switch req := request.(type) {
+		case GetStockRequest:
+			id = req.ProductID
+		case ChangeStockRequest:
+			id = req.ProductID
+		}
+		return "/inventory/" + url.PathEscape(id)
+	}
+	changeStock := func(ctx context.Context, r *http.Request, request any) error {
+		if err := setPath(r, base, stockPath(request)); err != nil {
+			return err
+		}
+		return shophttp.EncodeJSONRequest(ctx, r, quantityBody{Quantity: request.(ChangeStockRequest).Quantity})
+	}
+	orderAction := func(action string) kithttp.EncodeRequestFunc {
+		return func(_ context.Context, r *http.Request, request any) error {
+			return setPath(r, base, "/internal/reservations/"+url.PathEscape(request.(OrderRequest).OrderID)+"/"+action)
+		}
+	}
+	return Endpoints{
+		GetStockEndpoint: client(http.MethodGet, func(_ context.Context, r *http.Request, request any) error {
+			return setPath(r, base, stockPath(request))
+		}, decodeStockResponse),
+		AddStockEndpoint:    client(http.MethodPost, changeStock, decodeStockResponse),
+		RemoveStockEndpoint: client(http.MethodDelete, changeStock, decodeStockResponse),
+		ReserveEndpoint: client(http.MethodPost, func(ctx context.Context, r *http.Request, request any) error {
+			if err := setPath(r, base, "/internal/reservations"); err != nil {
+				return err
+			}
+			return shophttp.EncodeJSONRequest(ctx, r, request)
+		}, decodeReservationResponse),
+		CommitEndpoint:  client(http.MethodPost, orderAction("commit"), decodeReservationResponse),
+		ReleaseEndpoint: client(http.MethodPost, orderAction("release"), decodeReservationResponse),
+	}, nil
+}
+
+// baseURL parses an instance address into a base URL without query or
+// trailing slash, adding the http scheme when it is missing.
+func baseURL(instance string) (*url.URL, error) {
+	s := strings.TrimSpace(instance)
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("inventory client: instance %q is not an http(s) base URL or host:port", instance)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u, nil
+}
+
+// setPath points r at escapedPath (already escaped) below base.
+func setPath(r *http.Request, base *url.URL, escapedPath string) error {
+	u, err := url.Parse(base.String() + escapedPath)
+	if err != nil {
+		return fmt.Errorf("inventory client: %w", err)
+	}
+	r.URL = u
+	return nil
+}
+
+// businessError decodes a non-2xx answer. It returns the error as the
+// response's business error for 4xx answers and as a transport error
+// otherwise.
+func businessError(resp *http.Response) (business, transport error) {
+	err := shophttp.DecodeError(resp)
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		return err, nil
+	}
+	return nil, err
+}
+
+func decodeJSONBody(resp *http.Response, v any) error {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("inventory client: decode response: %w", err)
+	}
+	return nil
+}
+
+func decodeStockResponse(_ context.Context, resp *http.Response) (any, error) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		business, transport := businessError(resp)
+		if transport != nil {
+			return nil, transport
+		}
+		return StockResponse{Err: business}, nil
+	}
+	var st Stock
+	if err := decodeJSONBody(resp, &st); err != nil {
+		return nil, err
+	}
+	return StockResponse{Stock: st}, nil
+}
+
+func decodeReservationResponse(_ context.Context, resp *http.Response) (any, error) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		business, transport := businessError(resp)
+		if transport != nil {
+			return nil, transport
+		}
+		return ReservationResponse{Err: business}, nil
+	}
+	var r Reservation
+	if err := decodeJSONBody(resp, &r); err != nil {
+		return nil, err
+	}
+	return ReservationResponse{Reservation: r, Created: resp.StatusCode == http.StatusCreated}, nil
+}

@@ -1,0 +1,123 @@
+package inventory
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
+)
+
+// Middleware decorates a Service with a cross-cutting concern such as
+// logging or metrics.
+type Middleware func(Service) Service
+
+// LoggingMiddleware logs one line per call: the method, the product or order
+// ID, the quantity or number of lines, the request ID, how long the call
+// took and its error (if any).
+func LoggingMiddleware(logger log.Logger) Middleware {
+	return func(next Service) Service { return loggingMiddleware{next: next, logger: logger} }
+}
+
+type loggingMiddleware struct {
+	next   Service
+	logger log.Logger
+}
+
+func (mw loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
+	kv = append([]any{"method", method}, kv...)
+	kv = append(kv, "request_id", shop.RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
+	mw.logger.Log(kv...)
+}
+
+func (mw loggingMiddleware) GetStock(ctx context.Context, productID string) (st Stock, err error) {
+	defer func(begin time.Time) { mw.log(ctx, "GetStock", begin, err, "product_id", productID) }(time.Now())
+	return mw.next.GetStock(ctx, productID)
+}
+
+func (mw loggingMiddleware) AddStock(ctx context.Context, productID string, quantity int64) (st Stock, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "AddStock", begin, err, "product_id", productID, "quantity", quantity)
+	}(time.Now())
+	return mw.next.AddStock(ctx, productID, quantity)
+}
+
+func (mw loggingMiddleware) RemoveStock(ctx context.Context, productID string, quantity int64) (st Stock, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "RemoveStock", begin, err, "product_id", productID, "quantity", quantity)
+	}(time.Now())
+	return mw.next.RemoveStock(ctx, productID, quantity)
+}
+
+func (mw loggingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "Reserve", begin, err, "order_id", orderID, "lines", len(lines))
+	}(time.Now())
+	return mw.next.Reserve(ctx, orderID, lines, expiresAt)
+}
+
+func (mw loggingMiddleware) Commit(ctx context.Context, orderID string) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.log(ctx, "Commit", begin, err, "order_id", orderID) }(time.Now())
+	return mw.next.Commit(ctx, orderID)
+}
+
+func (mw loggingMiddleware) Release(ctx context.Context, orderID string) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.log(ctx, "Release", begin, err, "order_id", orderID) }(time.Now())
+	return mw.next.Release(ctx, orderID)
+}
+
+// InstrumentingMiddleware counts calls in requests and records their
+// duration in seconds in latency, both labelled with "method" and "code"
+// (shop.CodeOf of the error, "" on success). shophttp.NewServiceMetrics
+// makes a matching pair.
+func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
+	return func(next Service) Service {
+		return instrumentingMiddleware{next: next, requests: requests, latency: latency}
+	}
+}
+
+type instrumentingMiddleware struct {
+	next     Service
+	requests metrics.Counter
+	latency  metrics.Histogram
+}
+
+func (mw instrumentingMiddleware) record(method string, begin time.Time, err error) {
+	code := ""
+	if err != nil {
+		code = shop.CodeOf(err)
+	}
+	mw.requests.With("method", method, "code", code).Add(1)
+	mw.latency.With("method", method, "code", code).Observe(time.Since(begin).Seconds())
+}
+
+func (mw instrumentingMiddleware) GetStock(ctx context.Context, productID string) (st Stock, err error) {
+	defer func(begin time.Time) { mw.record("GetStock", begin, err) }(time.Now())
+	return mw.next.GetStock(ctx, productID)
+}
+
+func (mw instrumentingMiddleware) AddStock(ctx context.Context, productID string, quantity int64) (st Stock, err error) {
+	defer func(begin time.Time) { mw.record("AddStock", begin, err) }(time.Now())
+	return mw.next.AddStock(ctx, productID, quantity)
+}
+
+func (mw instrumentingMiddleware) RemoveStock(ctx context.Context, productID string, quantity int64) (st Stock, err error) {
+	defer func(begin time.Time) { mw.record("RemoveStock", begin, err) }(time.Now())
+	return mw.next.RemoveStock(ctx, productID, quantity)
+}
+
+func (mw instrumentingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.record("Reserve", begin, err) }(time.Now())
+	return mw.next.Reserve(ctx, orderID, lines, expiresAt)
+}
+
+func (mw instrumentingMiddleware) Commit(ctx context.Context, orderID string) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.record("Commit", begin, err) }(time.Now())
+	return mw.next.Commit(ctx, orderID)
+}
+
+func (mw instrumentingMiddleware) Release(ctx context.Context, orderID string) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.record("Release", begin, err) }(time.Now())
+	return mw.next.Release(ctx, orderID)
+}
