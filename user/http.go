@@ -1,0 +1,141 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+
+	"github.com/kitshop/shop"
+	shophttp "github.com/kitshop/shop/transport/http"
+)
+
+// NewHTTPHandler serves the endpoints over HTTP:
+//
+//	POST /register, POST /users   {email,password,name} -> 201 user
+//	POST /login                   {email,password}      -> 200 {token,token_type,expires_at,user}
+//	GET  /users?limit=&cursor=    (admin)               -> 200 {items,next_cursor}
+//	GET  /users/me                                      -> 200 user
+//	GET  /users/{id}              (admin; self)         -> 200 user
+//
+// Bearer tokens are checked with v. Errors are JSON
+// {"error":{"code","message"}} with the status of their kind; any other path
+// is a JSON 404.
+func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+	opts := shophttp.ServerOptions(logger, v)
+	mux := http.NewServeMux()
+	register := kithttp.NewServer(e.RegisterEndpoint, decodeRegisterRequest, shophttp.EncodeJSON, opts...)
+	mux.Handle("POST /register", register)
+	mux.Handle("POST /users", register)
+	mux.Handle("POST /login", kithttp.NewServer(e.LoginEndpoint, decodeLoginRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /users", kithttp.NewServer(e.ListUsersEndpoint, decodeListUsersRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /users/me", kithttp.NewServer(e.MeEndpoint, decodeMeRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /users/{id}", kithttp.NewServer(e.GetUserEndpoint, decodeGetUserRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("/", shophttp.NotFound())
+	return mux
+}
+
+func decodeRegisterRequest(_ context.Context, r *http.Request) (any, error) {
+	var req RegisterRequest
+	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeLoginRequest(_ context.Context, r *http.Request) (any, error) {
+	var req LoginRequest
+	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeListUsersRequest(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	p, err := shop.ParsePageRequest(q.Get("limit"), q.Get("cursor"))
+	if err != nil {
+		return nil, err
+	}
+	return ListUsersRequest{PageRequest: p}, nil
+}
+
+func decodeMeRequest(context.Context, *http.Request) (any, error) {
+	return MeRequest{}, nil
+}
+
+func decodeGetUserRequest(_ context.Context, r *http.Request) (any, error) {
+	return GetUserRequest{ID: r.PathValue("id")}, nil
+}
+
+// MakeClientEndpoints returns Endpoints that call the user service at
+// instance, a base URL such as "http://127.0.0.1:5001" (a bare "host:port"
+// means http). token supplies the bearer token of every call (nil: the token
+// of the incoming request the context came from); opts are added after
+// shophttp.ClientOptions, so they can replace its HTTP client. An error the
+// service returns arrives with the same kind and code.
+func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
+	if !strings.Contains(instance, "://") {
+		instance = "http://" + instance
+	}
+	base, err := url.Parse(instance)
+	if err != nil {
+		return Endpoints{}, errors.New("user client: instance must be a URL such as http://127.0.0.1:5001")
+	}
+	if base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return Endpoints{}, errors.New("user client: instance must be an http or https URL with a host, such as http://127.0.0.1:5001")
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/")
+	base.RawPath, base.RawQuery, base.Fragment = "", "", ""
+	at := func(path string) *url.URL {
+		u := *base
+		u.Path += path
+		return &u
+	}
+	options := append(shophttp.ClientOptions(token), opts...)
+	client := func(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) *kithttp.Client {
+		return kithttp.NewClient(method, at(path), enc, dec, options...)
+	}
+	getUser := client(http.MethodGet, "/users/", func(ctx context.Context, r *http.Request, request any) error {
+		id := request.(GetUserRequest).ID
+		switch id {
+		case "", ".", "..", "me": // no account has these IDs, and the paths mean something else
+			return errUserNotFound()
+		}
+		prefix := r.URL.Path // the base path and "/users/"
+		r.URL.Path = prefix + id
+		r.URL.RawPath = (&url.URL{Path: prefix}).EscapedPath() + url.PathEscape(id)
+		return nil
+	}, shophttp.DecodeJSONResponse[UserResponse]())
+	register := client(http.MethodPost, "/register", shophttp.EncodeJSONRequest, shophttp.DecodeJSONResponse[RegisterResponse]())
+	login := client(http.MethodPost, "/login", shophttp.EncodeJSONRequest, shophttp.DecodeJSONResponse[SessionResponse]())
+	me := client(http.MethodGet, "/users/me", encodeNothing, shophttp.DecodeJSONResponse[UserResponse]())
+	list := client(http.MethodGet, "/users", encodeListUsersRequest, shophttp.DecodeJSONResponse[ListUsersResponse]())
+	return Endpoints{
+		RegisterEndpoint:  register.Endpoint(),
+		LoginEndpoint:     login.Endpoint(),
+		GetUserEndpoint:   getUser.Endpoint(),
+		MeEndpoint:        me.Endpoint(),
+		ListUsersEndpoint: list.Endpoint(),
+	}, nil
+}
+
+func encodeNothing(context.Context, *http.Request, any) error { return nil }
+
+func encodeListUsersRequest(_ context.Context, r *http.Request, request any) error {
+	p := request.(ListUsersRequest).PageRequest
+	q := r.URL.Query()
+	if p.Limit != 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.Cursor != "" {
+		q.Set("cursor", p.Cursor)
+	}
+	r.URL.RawQuery = q.Encode()
+	return nil
+}

@@ -1,0 +1,133 @@
+package user
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/log"
+
+	"github.com/kitshop/shop"
+)
+
+// Middleware wraps a Service with extra behaviour such as logging.
+type Middleware func(Service) Service
+
+// LoggingMiddleware logs one line per call: the method, the IDs it concerns
+// (caller_id is the authenticated caller), the request ID, how long it took
+// and the error. Passwords and tokens are never logged; an email is logged
+// only when it is a well-formed address, so a password typed into the email
+// field stays out of the log.
+func LoggingMiddleware(logger log.Logger) Middleware {
+	return func(next Service) Service { return &loggingMiddleware{next: next, logger: logger} }
+}
+
+type loggingMiddleware struct {
+	next   Service
+	logger log.Logger
+}
+
+func (mw *loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
+	fields := append([]any{"method", method}, kv...)
+	if id, ok := shop.IdentityFrom(ctx); ok {
+		fields = append(fields, "caller_id", id.UserID)
+	}
+	fields = append(fields, "request_id", shop.RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
+	mw.logger.Log(fields...)
+}
+
+// loggableEmail returns email normalized if it is a valid address, else a
+// placeholder.
+func loggableEmail(email string) string {
+	email = normalizeEmail(email)
+	if validateEmail(email) != nil {
+		return "[malformed]"
+	}
+	return email
+}
+
+func (mw *loggingMiddleware) Register(ctx context.Context, r Registration) (u User, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "Register", begin, err, "email", loggableEmail(r.Email), "user_id", u.ID)
+	}(time.Now())
+	return mw.next.Register(ctx, r)
+}
+
+func (mw *loggingMiddleware) Login(ctx context.Context, email, password string) (s Session, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "Login", begin, err, "email", loggableEmail(email), "user_id", s.User.ID)
+	}(time.Now())
+	return mw.next.Login(ctx, email, password)
+}
+
+func (mw *loggingMiddleware) GetUser(ctx context.Context, id string) (u User, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "GetUser", begin, err, "user_id", id)
+	}(time.Now())
+	return mw.next.GetUser(ctx, id)
+}
+
+func (mw *loggingMiddleware) Me(ctx context.Context) (u User, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "Me", begin, err, "user_id", u.ID)
+	}(time.Now())
+	return mw.next.Me(ctx)
+}
+
+func (mw *loggingMiddleware) ListUsers(ctx context.Context, p shop.PageRequest) (page shop.Page[User], err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "ListUsers", begin, err, "limit", p.Limit, "items", len(page.Items))
+	}(time.Now())
+	return mw.next.ListUsers(ctx, p)
+}
+
+// InstrumentingMiddleware records every call in requests (a counter) and
+// latency (a histogram of seconds), labelled "method" and "code" (the error's
+// shop.CodeOf, "" on success). shophttp.NewServiceMetrics makes a matching
+// pair.
+func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
+	return func(next Service) Service {
+		return &instrumentingMiddleware{next: next, requests: requests, latency: latency}
+	}
+}
+
+type instrumentingMiddleware struct {
+	next     Service
+	requests metrics.Counter
+	latency  metrics.Histogram
+}
+
+func (mw *instrumentingMiddleware) observe(method string, begin time.Time, err error) {
+	code := ""
+	if err != nil {
+		code = shop.CodeOf(err)
+	}
+	lvs := []string{"method", method, "code", code}
+	mw.requests.With(lvs...).Add(1)
+	mw.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+}
+
+func (mw *instrumentingMiddleware) Register(ctx context.Context, r Registration) (u User, err error) {
+	defer func(begin time.Time) { mw.observe("Register", begin, err) }(time.Now())
+	return mw.next.Register(ctx, r)
+}
+
+func (mw *instrumentingMiddleware) Login(ctx context.Context, email, password string) (s Session, err error) {
+	defer func(begin time.Time) { mw.observe("Login", begin, err) }(time.Now())
+	return mw.next.Login(ctx, email, password)
+}
+
+func (mw *instrumentingMiddleware) GetUser(ctx context.Context, id string) (u User, err error) {
+	defer func(begin time.Time) { mw.observe("GetUser", begin, err) }(time.Now())
+	return mw.next.GetUser(ctx, id)
+}
+
+func (mw *instrumentingMiddleware) Me(ctx context.Context) (u User, err error) {
+	defer func(begin time.Time) { mw.observe("Me", begin, err) }(time.Now())
+	return mw.next.Me(ctx)
+}
+
+func (mw *instrumentingMiddleware) ListUsers(ctx context.Context, p shop.PageRequest) (page shop.Page[User], err error) {
+	defer func(begin time.Time) { mw.observe("ListUsers", begin, err) }(time.Now())
+	return mw.next.ListUsers(ctx, p)
+}

@@ -1,0 +1,463 @@
+// Package user is the shop's account service: sign-up, login with bcrypt
+// password hashes and signed bearer tokens, a brute-force throttle on login,
+// and reading accounts under the customer and admin roles.
+//
+// Build it from a Store and a TokenIssuer (such as *shophttp.Tokens), wrap it
+// in the middlewares you want, and serve it over HTTP with NewHTTPHandler; a
+// remote instance is used through MakeClientEndpoints, which implements the
+// same Service.
+package user
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/kitshop/shop"
+)
+
+// Limits on what an account may hold.
+const (
+	// MaxEmailLen is the longest email address accepted, in bytes (RFC 5321's path limit).
+	MaxEmailLen = 254
+	// MinPasswordChars is the shortest password accepted, in characters.
+	MinPasswordChars = 8
+	// MaxPasswordBytes is the longest password accepted, in bytes: bcrypt uses
+	// only the first 72 bytes, so a longer password would be silently cut.
+	MaxPasswordBytes = 72
+	// MaxNameChars is the longest name accepted, in characters.
+	MaxNameChars = 100
+)
+
+// Defaults of the options.
+const (
+	DefaultTokenTTL         = 24 * time.Hour
+	DefaultMaxLoginFailures = 5
+	DefaultLoginWindow      = 15 * time.Minute
+)
+
+// Service manages accounts. A local value (NewService) and a remote HTTP
+// client (MakeClientEndpoints) both implement it; the same errors come out of
+// either.
+type Service interface {
+	// Register creates a customer account. Invalid input is ErrInvalid with
+	// code invalid_email, invalid_password or invalid_name; an email already in
+	// use is ErrConflict "email_taken". Registration never grants admin.
+	Register(ctx context.Context, r Registration) (User, error)
+	// Login checks an email and password and returns a session with a bearer
+	// token. Any mismatch is ErrUnauthenticated "invalid_credentials"; too many
+	// failures for one email are ErrTooManyRequests "too_many_attempts" with
+	// RetryAfter set.
+	Login(ctx context.Context, email, password string) (Session, error)
+	// GetUser returns an account: admins may read any, everyone else only
+	// their own; someone else's ID is ErrNotFound "user_not_found", exactly as
+	// an unknown ID is, so IDs cannot be probed.
+	GetUser(ctx context.Context, id string) (User, error)
+	// Me returns the caller's own account.
+	Me(ctx context.Context) (User, error)
+	// ListUsers returns one page of all accounts in creation order (admin only).
+	ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error)
+}
+
+// User is an account as every caller sees it. The password hash stays in the
+// store and is never part of it.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      shop.Role `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Registration is what Register needs. Email is trimmed and lower-cased;
+// Password must have at least MinPasswordChars characters and at most
+// MaxPasswordBytes bytes; Name is trimmed and required.
+type Registration struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+// String shows the registration without its password, so printing or logging
+// one by mistake leaks nothing.
+func (r Registration) String() string {
+	return fmt.Sprintf("{Email:%s Password:[redacted] Name:%s}", r.Email, r.Name)
+}
+
+// GoString is String for the %#v verb.
+func (r Registration) GoString() string { return "user.Registration" + r.String() }
+
+// Session is the result of a successful login: send Token as
+// "Authorization: Bearer <token>" until ExpiresAt.
+type Session struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"token_type"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      User      `json:"user"`
+}
+
+// TokenIssuer signs the bearer tokens handed out at login. *shophttp.Tokens
+// implements it.
+type TokenIssuer interface {
+	Issue(id shop.Identity, ttl time.Duration) (token string, expires time.Time, err error)
+}
+
+// Option changes a default of NewService.
+type Option func(*options)
+
+type options struct {
+	ttl         time.Duration
+	cost        int
+	maxFailures int
+	window      time.Duration
+	now         func() time.Time
+	maxTracked  int
+}
+
+// WithTokenTTL sets how long login tokens stay valid (default 24h). A
+// non-positive d keeps the default.
+func WithTokenTTL(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.ttl = d
+		}
+	}
+}
+
+// WithBcryptCost sets the bcrypt work factor of new password hashes (default
+// bcrypt.DefaultCost). Each step doubles the time a hash takes; tests use
+// bcrypt.MinCost. A cost outside [bcrypt.MinCost, bcrypt.MaxCost] keeps the
+// default.
+func WithBcryptCost(cost int) Option {
+	return func(o *options) {
+		if cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost {
+			o.cost = cost
+		}
+	}
+}
+
+// WithLoginThrottle sets the brute-force limit of Login: once an email has had
+// maxFailures failed logins within window, every further attempt for it is
+// refused with ErrTooManyRequests (RetryAfter set), without checking the
+// password, until window has passed since the failure that reached the limit.
+// A successful login clears the count. Defaults: 5 failures in 15 minutes. A
+// maxFailures below 1 or a non-positive window keeps its default.
+//
+// The state is kept in memory per service value (at most 10,000 emails,
+// oldest dropped first), so it is per process: behind a load balancer each
+// instance counts on its own. Anyone can lock an email this way for a
+// window; that is the price of a per-email limit.
+func WithLoginThrottle(maxFailures int, window time.Duration) Option {
+	return func(o *options) {
+		if maxFailures >= 1 {
+			o.maxFailures = maxFailures
+		}
+		if window > 0 {
+			o.window = window
+		}
+	}
+}
+
+// WithClock sets the clock used for account creation times and the login
+// throttle (default time.Now), so tests can move time forward.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// maxTrackedEmails bounds the login throttle's memory: at most this many
+// emails are tracked at once.
+const maxTrackedEmails = 10000
+
+type service struct {
+	store    *Store
+	issuer   TokenIssuer
+	ttl      time.Duration
+	cost     int
+	now      func() time.Time
+	throttle *throttle
+
+	// dummy is a bcrypt hash that Login compares against when an email is
+	// unknown; it is ready once dummyReady is closed.
+	dummy      []byte
+	dummyReady chan struct{}
+}
+
+// NewService returns the account service on store, signing login tokens with
+// issuer. It starts computing one bcrypt hash of a random password at the
+// configured cost, in the background so that start-up does not wait for it:
+// Login compares against that hash when an email is unknown, so a failed
+// login takes as long whether or not the email exists.
+func NewService(store *Store, issuer TokenIssuer, opts ...Option) Service {
+	o := options{
+		ttl:         DefaultTokenTTL,
+		cost:        bcrypt.DefaultCost,
+		maxFailures: DefaultMaxLoginFailures,
+		window:      DefaultLoginWindow,
+		now:         time.Now,
+		maxTracked:  maxTrackedEmails,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &service{
+		store:      store,
+		issuer:     issuer,
+		ttl:        o.ttl,
+		cost:       o.cost,
+		now:        o.now,
+		throttle:   newThrottle(o.maxFailures, o.window, o.maxTracked),
+		dummyReady: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.dummyReady)
+		var random [18]byte
+		rand.Read(random[:])
+		dummy, err := bcrypt.GenerateFromPassword(fmt.Appendf(nil, "%x", random), o.cost)
+		if err != nil { // cannot happen: the cost is in range and the password short
+			panic(fmt.Sprintf("user: bcrypt: %v", err))
+		}
+		s.dummy = dummy
+	}()
+	return s
+}
+
+func (s *service) Register(ctx context.Context, r Registration) (User, error) {
+	r.Email = normalizeEmail(r.Email)
+	r.Name = strings.TrimSpace(r.Name)
+	if err := validateRegistration(r); err != nil {
+		return User{}, err
+	}
+	return createAccount(ctx, s.store, r, shop.RoleCustomer, s.cost, s.now())
+}
+
+// createAccount hashes the password and stores a new account with role.
+func createAccount(ctx context.Context, st *Store, r Registration, role shop.Role, cost int, now time.Time) (User, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), cost)
+	if err != nil {
+		return User{}, fmt.Errorf("hash password: %w", err)
+	}
+	u := User{ID: shop.NewID(), Email: r.Email, Name: r.Name, Role: role, CreatedAt: now.UTC()}
+	if err := st.insert(ctx, u, hash); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// errInvalidCredentials is the one answer to every failed login, so it never
+// tells which of email and password was wrong.
+func errInvalidCredentials() error {
+	return shop.E(shop.ErrUnauthenticated, "invalid_credentials", "the email or password is wrong")
+}
+
+func (s *service) Login(ctx context.Context, email, password string) (Session, error) {
+	email = normalizeEmail(email)
+	// An email that cannot belong to an account is neither looked up nor
+	// tracked (its key could be huge), but still costs one bcrypt comparison.
+	plausible := email != "" && len(email) <= MaxEmailLen
+	if plausible {
+		if wait, ok := s.throttle.begin(email, s.now()); !ok {
+			e := shop.E(shop.ErrTooManyRequests, "too_many_attempts",
+				"too many failed logins for this email; try again in %s", wait.Round(time.Second))
+			e.RetryAfter = wait
+			return Session{}, e
+		}
+	}
+	select {
+	case <-s.dummyReady:
+	case <-ctx.Done():
+		return Session{}, ctx.Err()
+	}
+	hash, found := s.dummy, false
+	var u User
+	if plausible {
+		acc, h, err := s.store.byEmail(ctx, email)
+		switch {
+		case err == nil:
+			u, hash, found = acc, h, true
+		case !errors.Is(err, shop.ErrNotFound):
+			return Session{}, err
+		}
+	}
+	mismatch := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil
+	// bcrypt reads only 72 bytes, so a longer password could match the hash
+	// of its prefix; registration never accepts one, so it never matches.
+	if !found || mismatch || len(password) > MaxPasswordBytes {
+		return Session{}, errInvalidCredentials()
+	}
+	s.throttle.succeeded(email)
+	token, exp, err := s.issuer.Issue(shop.Identity{UserID: u.ID, Role: u.Role}, s.ttl)
+	if err != nil {
+		return Session{}, fmt.Errorf("issue token: %w", err)
+	}
+	return Session{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: u}, nil
+}
+
+func (s *service) GetUser(ctx context.Context, id string) (User, error) {
+	caller, err := shop.Authenticated(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	if id == "" || (caller.Role != shop.RoleAdmin && caller.UserID != id) {
+		return User{}, errUserNotFound()
+	}
+	return s.store.byID(ctx, id)
+}
+
+func (s *service) Me(ctx context.Context) (User, error) {
+	caller, err := shop.Authenticated(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.store.byID(ctx, caller.UserID)
+	if errors.Is(err, shop.ErrNotFound) {
+		// A valid token whose account is gone: the caller must log in again.
+		return User{}, shop.E(shop.ErrUnauthenticated, "invalid_token", "the account of this token no longer exists")
+	}
+	return u, err
+}
+
+func (s *service) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error) {
+	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
+		return shop.Page[User]{}, err
+	}
+	after, err := p.Normalize()
+	if err != nil {
+		return shop.Page[User]{}, err
+	}
+	users, err := s.store.list(ctx, after, p.Limit+1)
+	if err != nil {
+		return shop.Page[User]{}, err
+	}
+	page := shop.Page[User]{Items: users}
+	if len(users) > p.Limit {
+		page.Items = users[:p.Limit]
+		page.NextCursor = shop.EncodeCursor(page.Items[p.Limit-1].ID)
+	}
+	return page, nil
+}
+
+// EnsureAdmin makes sure an admin account with email exists; binaries call it
+// at start with SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD. Email and password
+// are validated as in Register.
+//
+//   - No account has the email: it is created with role admin, the name
+//     "Administrator" and a bcrypt hash of password at cost (one hash, tens of
+//     milliseconds).
+//   - An admin account has it: nothing changes and no hash is computed, so a
+//     restart stays fast. Its password is NOT reset to password: changing the
+//     configured password later does not change the account's.
+//   - A customer account has it: it is promoted to admin only if password is
+//     its password (one bcrypt comparison); otherwise EnsureAdmin fails, so
+//     whoever registered the admin email first cannot become admin with their
+//     own password.
+//
+// A cost outside [bcrypt.MinCost, bcrypt.MaxCost] means bcrypt.DefaultCost.
+func EnsureAdmin(ctx context.Context, store *Store, email, password string, cost int) (User, error) {
+	r := Registration{Email: normalizeEmail(email), Password: password, Name: "Administrator"}
+	if err := validateRegistration(r); err != nil {
+		return User{}, fmt.Errorf("admin account: %w", err)
+	}
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		cost = bcrypt.DefaultCost
+	}
+	for range 2 { // a second round if another process creates the account meanwhile
+		u, hash, err := store.byEmail(ctx, r.Email)
+		switch {
+		case errors.Is(err, shop.ErrNotFound):
+			u, err = createAccount(ctx, store, r, shop.RoleAdmin, cost, time.Now())
+			if errors.Is(err, shop.ErrConflict) {
+				continue
+			}
+			return u, err
+		case err != nil:
+			return User{}, err
+		case u.Role == shop.RoleAdmin:
+			return u, nil
+		}
+		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+			return User{}, fmt.Errorf("admin account: %s is already registered as a %s with a different password; refusing to make it an admin", u.Email, u.Role)
+		}
+		if err := store.setRole(ctx, u.ID, shop.RoleAdmin); err != nil {
+			return User{}, err
+		}
+		u.Role = shop.RoleAdmin
+		return u, nil
+	}
+	return User{}, errors.New("admin account: created and removed concurrently; try again")
+}
+
+func errUserNotFound() error {
+	return shop.E(shop.ErrNotFound, "user_not_found", "no such user")
+}
+
+// normalizeEmail is the form emails are stored and looked up in.
+func normalizeEmail(s string) string {
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// validateRegistration checks a registration whose email and name are
+// already normalized. Messages never contain the password.
+func validateRegistration(r Registration) error {
+	if err := validateEmail(r.Email); err != nil {
+		return err
+	}
+	if err := validatePassword(r.Password); err != nil {
+		return err
+	}
+	return validateName(r.Name)
+}
+
+func validateEmail(email string) error {
+	const code = "invalid_email"
+	switch {
+	case email == "":
+		return shop.E(shop.ErrInvalid, code, "email is required")
+	case len(email) > MaxEmailLen:
+		return shop.E(shop.ErrInvalid, code, "email must be at most %d characters", MaxEmailLen)
+	}
+	a, err := mail.ParseAddress(email)
+	at := strings.LastIndexByte(email, '@')
+	if err != nil || a.Address != email || at <= 0 || at == len(email)-1 {
+		return shop.E(shop.ErrInvalid, code, "email must be a plain address such as ada@example.com")
+	}
+	return nil
+}
+
+func validatePassword(p string) error {
+	const code = "invalid_password"
+	switch {
+	case utf8.RuneCountInString(p) < MinPasswordChars:
+		return shop.E(shop.ErrInvalid, code, "password must be at least %d characters", MinPasswordChars)
+	case len(p) > MaxPasswordBytes:
+		return shop.E(shop.ErrInvalid, code,
+			"password must be at most %d bytes (bcrypt ignores anything longer; non-ASCII characters take 2 to 4 bytes each)", MaxPasswordBytes)
+	}
+	return nil
+}
+
+func validateName(name string) error {
+	const code = "invalid_name"
+	switch {
+	case name == "":
+		return shop.E(shop.ErrInvalid, code, "name is required")
+	case !utf8.ValidString(name):
+		return shop.E(shop.ErrInvalid, code, "name must be valid UTF-8")
+	case utf8.RuneCountInString(name) > MaxNameChars:
+		return shop.E(shop.ErrInvalid, code, "name must be at most %d characters", MaxNameChars)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return shop.E(shop.ErrInvalid, code, "name must not contain control characters such as line breaks")
+	}
+	return nil
+}
