@@ -28,6 +28,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
@@ -59,6 +60,8 @@ type settings struct {
 	adminPassword config.Secret
 	secretKey     config.Secret
 	orderTTL      time.Duration
+	tokenTTL      time.Duration
+	bcryptCost    int
 	sampleData    bool
 	quiet         bool
 }
@@ -73,6 +76,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.Var(&s.adminPassword, "admin-password", "password of the first admin account (at least 8 characters)")
 	fs.Var(&s.secretKey, "secret-key", "token signing key, at least 32 characters (default: generated once and kept in the data dir)")
 	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock")
+	fs.DurationVar(&s.tokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid")
+	fs.IntVar(&s.bcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31")
 	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue")
 	fs.BoolVar(&s.quiet, "quiet", false, "log only warnings and errors, not every request")
 	if err := config.Parse(fs, args, ".env"); err != nil {
@@ -83,6 +88,12 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	if s.orderTTL < time.Second {
 		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 1s, got %s", s.orderTTL)
+	}
+	if s.tokenTTL <= 0 {
+		return s, fmt.Errorf("configuration: token-ttl (SHOP_TOKEN_TTL) must be positive, got %s", s.tokenTTL)
+	}
+	if s.bcryptCost < bcrypt.MinCost || s.bcryptCost > bcrypt.MaxCost {
+		return s, fmt.Errorf("configuration: bcrypt-cost (SHOP_BCRYPT_COST) must be between %d and %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, s.bcryptCost)
 	}
 	if (s.adminEmail == "") != (s.adminPassword.Value() == "") {
 		return s, errors.New("configuration: admin-email (SHOP_ADMIN_EMAIL) and admin-password (SHOP_ADMIN_PASSWORD) must be given together")
@@ -211,8 +222,8 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	a.expirer = inventory.NewExpirer(a.inventory)
 	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, order.NewDevPayments(),
 		order.WithTTL(s.orderTTL), order.WithLogger(logger))
-	level.Warn(logger).Log("msg", "payments use the development provider: no money moves; card 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined")
-	userSvc := user.NewService(a.users, tokens)
+	level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
+	userSvc := user.NewService(a.users, tokens, user.WithTokenTTL(s.tokenTTL), user.WithBcryptCost(s.bcryptCost))
 
 	for event, h := range inventory.EventHandlers(a.invSvc, logger) {
 		if err := a.bus.Subscribe(event, h); err != nil {
@@ -220,7 +231,7 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 		}
 	}
 	if s.adminEmail != "" {
-		if _, err := user.EnsureAdmin(ctx, a.users, s.adminEmail, s.adminPassword.Value(), 0); err != nil {
+		if _, err := user.EnsureAdmin(ctx, a.users, s.adminEmail, s.adminPassword.Value(), s.bcryptCost); err != nil {
 			return nil, fmt.Errorf("admin account: %w", err)
 		}
 	}
