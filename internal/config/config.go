@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -43,17 +44,40 @@ func Parse(fs *flag.FlagSet, args []string, envFile string) error {
 	return nil
 }
 
-// shopLines parses a .env file, passing on only the SHOP_ settings.
+// shopLines parses a .env file, passing on only the SHOP_ settings. Other
+// lines are skipped before parsing, so that their syntax (an empty value, a
+// multi-line quoted value) is never this program's business. A malformed
+// SHOP_ line is reported by its setting name only, as its value may be a
+// secret.
 func shopLines(r io.Reader, set func(name, value string) error) error {
-	return ff.EnvParser(r, func(name, value string) error {
-		if !strings.HasPrefix(name, EnvPrefix+"_") {
+	s := bufio.NewScanner(r)
+	for n := 1; s.Scan(); n++ {
+		line := strings.TrimSpace(s.Text())
+		if !strings.HasPrefix(line, EnvPrefix+"_") {
+			continue
+		}
+		var setErr error
+		err := ff.EnvParser(strings.NewReader(line), func(name, value string) error {
+			if setErr = set(name, value); setErr != nil {
+				return fmt.Errorf(".env: %s: %w", name, unwrapFF(setErr))
+			}
 			return nil
+		})
+		if err != nil && setErr == nil {
+			name, _, _ := strings.Cut(line, "=")
+			if i := strings.IndexAny(name, " \t:"); i >= 0 {
+				name = name[:i]
+			}
+			return fmt.Errorf(".env line %d: %s: want %s=value with a non-empty value", n, name, name)
 		}
-		if err := set(name, value); err != nil {
-			return fmt.Errorf(".env: %s: %w", name, unwrapFF(err))
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	if err := s.Err(); err != nil {
+		return fmt.Errorf(".env: %w", err)
+	}
+	return nil
 }
 
 // unwrapFF drops ff's generic "error parsing ..." prefixes, keeping the part
@@ -83,8 +107,14 @@ func (s *Secret) String() string {
 	return "[redacted]"
 }
 
-// Value returns the secret itself; pass it only to what needs it.
-func (s *Secret) Value() string { return s.value }
+// Value returns the secret itself; pass it only to what needs it. A nil
+// Secret is an unset one.
+func (s *Secret) Value() string {
+	if s == nil {
+		return ""
+	}
+	return s.value
+}
 
 // SecretKeyFile is the file in the data directory that keeps the generated
 // token signing key.
@@ -120,19 +150,32 @@ func SecretKey(configured *Secret, dataDir string) ([]byte, error) {
 		return nil, err
 	}
 	key := hex.EncodeToString(raw[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process won the race: use its key
-		return SecretKey(configured, dataDir)
-	}
+	// Write the key to a file of its own, then link it into place: the link
+	// fails if another process got there first, and nobody ever reads a key
+	// file that is still being written.
+	f, err := os.CreateTemp(dataDir, SecretKeyFile+".*.tmp") // mode 0600
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", SecretKeyFile, err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %s: %w", SecretKeyFile, err)
+	}
+	if err := f.Sync(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("write %s: %w", SecretKeyFile, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", SecretKeyFile, err)
+	}
+	err = os.Link(tmp, path)
+	if errors.Is(err, fs.ErrExist) { // another process won the race: use its key
+		return SecretKey(configured, dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", SecretKeyFile, err)
 	}
 	return []byte(key), nil
 }

@@ -51,7 +51,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 		} else {
 			q.Set("_txlock", "immediate")
 		}
-		return "file:" + path + "?" + q.Encode()
+		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
 	w, err := sql.Open("sqlite", dsn(false))
 	if err != nil {
@@ -81,6 +81,11 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	return &DB{W: w, R: r}, nil
 }
 
+// uriPath escapes the characters of a file path that SQLite's URI filenames
+// give a meaning to: without it, a directory named "a#b" or "x?y" would
+// silently open a different file, and one with "%41" would not open at all.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 // Close closes both pools.
 func (db *DB) Close() error {
 	return errors.Join(db.R.Close(), db.W.Close())
@@ -92,14 +97,18 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Tx runs fn in a write transaction (BEGIN IMMEDIATE), committing if fn
-// returns nil and rolling back otherwise.
+// returns nil and rolling back otherwise, including when fn panics.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// Roll back whenever fn does not return nil, including when it panics
+	// (net/http recovers handler panics) or exits the goroutine: the only
+	// writer connection must never stay inside a transaction. After Commit
+	// this is a no-op.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -160,6 +169,18 @@ func migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
+		}
+		// Another process opening the same file may have applied it since
+		// current was read; the transaction holds the write lock, so this
+		// check and the migration cannot interleave with that.
+		var applied int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version >= ?`, s.version).Scan(&applied); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if applied > 0 {
+			tx.Rollback()
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()

@@ -52,8 +52,10 @@ func DecodeJSON(r *http.Request, v any, limit int64) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
-		return shop.E(shop.ErrInvalid, "bad_json", "request body holds more than one JSON value")
+	// Only whitespace may follow the value. (Decoder.More would let a
+	// stray "]" or "}" through.)
+	if _, err := dec.Token(); err != io.EOF {
+		return shop.E(shop.ErrInvalid, "bad_json", "request body holds more than one JSON value or data after it")
 	}
 	return nil
 }

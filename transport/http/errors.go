@@ -39,8 +39,13 @@ var kindOf = func() map[int]*shop.Kind {
 	return m
 }()
 
+// statusClientClosedRequest is the non-standard status (nginx's) for a
+// request whose caller went away before the answer.
+const statusClientClosedRequest = 499
+
 // StatusOf returns the HTTP status for err: its kind's status, 413 for a body
-// over the limit, 499 when the caller went away, and 500 for anything else.
+// over the limit, 504 when a deadline passed, 499 when the caller went away,
+// and 500 for anything else.
 func StatusOf(err error) int {
 	if k := shop.KindOf(err); k != nil {
 		return statusOf[k]
@@ -50,6 +55,8 @@ func StatusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return statusClientClosedRequest
 	}
 	return http.StatusInternalServerError
 }
@@ -78,6 +85,8 @@ func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
 		detail.Code = "body_too_large"
 	case http.StatusGatewayTimeout:
 		detail = ErrorDetail{Code: "timeout", Message: "the request took too long"}
+	case statusClientClosedRequest:
+		detail = ErrorDetail{Code: "canceled", Message: "the request was cancelled"}
 	case http.StatusInternalServerError:
 		detail = ErrorDetail{Code: "internal", Message: "internal error"}
 	}

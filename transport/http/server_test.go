@@ -1,0 +1,216 @@
+package http_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+
+	"github.com/kitshop/shop"
+	shophttp "github.com/kitshop/shop/transport/http"
+)
+
+type greetRequest struct {
+	Name string `json:"name"`
+}
+
+type greetResponse struct {
+	Greeting  string `json:"greeting"`
+	Caller    string `json:"caller"`
+	RequestID string `json:"request_id"`
+	Err       error  `json:"-"`
+}
+
+func (r greetResponse) Failed() error   { return r.Err }
+func (r greetResponse) StatusCode() int { return http.StatusCreated }
+
+// greetEndpoint needs a customer; it fails with a domain error for an empty
+// name and with an unexpected error for the name "crash".
+func greetEndpoint(ctx context.Context, request any) (any, error) {
+	req := request.(greetRequest)
+	id, err := shop.RequireRole(ctx, shop.RoleCustomer)
+	if err != nil {
+		return nil, err
+	}
+	switch req.Name {
+	case "":
+		return greetResponse{Err: shop.E(shop.ErrInvalid, "invalid_name", "name is required")}, nil
+	case "crash":
+		return nil, errors.New("nil map in greeter")
+	}
+	return greetResponse{Greeting: "hello " + req.Name, Caller: id.UserID, RequestID: shop.RequestIDFrom(ctx)}, nil
+}
+
+func decodeGreet(_ context.Context, r *http.Request) (any, error) {
+	var req greetRequest
+	err := shophttp.DecodeJSON(r, &req, 0)
+	return req, err
+}
+
+// TestGoKitRoundTrip runs a go-kit server and client built from the shared
+// options against each other over real HTTP.
+func TestGoKitRoundTrip(t *testing.T) {
+	tok := newTokens(t, testKey)
+	server := kithttp.NewServer(greetEndpoint, decodeGreet, shophttp.EncodeJSON, shophttp.ServerOptions(log.NewNopLogger(), tok)...)
+	mux := http.NewServeMux()
+	mux.Handle("POST /greet", server)
+	mux.Handle("/", shophttp.NotFound())
+	srv := httptest.NewServer(shophttp.WithRequestID(mux))
+	defer srv.Close()
+	target, _ := url.Parse(srv.URL + "/greet")
+
+	client := func(token func() (string, error)) func(context.Context, any) (any, error) {
+		return kithttp.NewClient(http.MethodPost, target, shophttp.EncodeJSONRequest, shophttp.DecodeJSONResponse[greetResponse](),
+			shophttp.ClientOptions(token)...).Endpoint()
+	}
+	asAlice := func() (string, error) { s, _, err := tok.Issue(alice, time.Hour); return s, err }
+	ctx := shop.WithRequestID(context.Background(), "trace-123")
+
+	t.Run("success", func(t *testing.T) {
+		resp, err := client(asAlice)(ctx, greetRequest{Name: "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := resp.(greetResponse)
+		if got.Greeting != "hello bob" || got.Caller != alice.UserID {
+			t.Errorf("response = %+v", got)
+		}
+		if got.RequestID != "trace-123" {
+			t.Errorf("server saw request ID %q, want the client's trace-123", got.RequestID)
+		}
+	})
+	t.Run("domain error", func(t *testing.T) {
+		_, err := client(asAlice)(ctx, greetRequest{})
+		if !errors.Is(err, shop.ErrInvalid) || shop.CodeOf(err) != "invalid_name" || err.Error() != "name is required" {
+			t.Errorf("err = %v (code %q), want invalid invalid_name", err, shop.CodeOf(err))
+		}
+	})
+	t.Run("unexpected error", func(t *testing.T) {
+		_, err := client(asAlice)(ctx, greetRequest{Name: "crash"})
+		if err == nil || shop.KindOf(err) != nil || strings.Contains(err.Error(), "nil map") {
+			t.Errorf("err = %v, want a kindless error without the server's details", err)
+		}
+	})
+	t.Run("anonymous", func(t *testing.T) {
+		_, err := client(nil)(context.Background(), greetRequest{Name: "bob"})
+		if !errors.Is(err, shop.ErrUnauthenticated) || shop.CodeOf(err) != "missing_token" {
+			t.Errorf("err = %v (code %q), want unauthenticated missing_token", err, shop.CodeOf(err))
+		}
+	})
+	t.Run("token of the incoming request", func(t *testing.T) {
+		s, _ := asAlice()
+		resp, err := client(nil)(shophttp.WithToken(ctx, s), greetRequest{Name: "carol"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.(greetResponse); got.Caller != alice.UserID {
+			t.Errorf("caller = %q, want %q", got.Caller, alice.UserID)
+		}
+	})
+	t.Run("wrong role", func(t *testing.T) {
+		svc := func() (string, error) {
+			s, _, err := tok.Issue(shop.Identity{UserID: "order", Role: shop.RoleService}, time.Hour)
+			return s, err
+		}
+		_, err := client(svc)(ctx, greetRequest{Name: "bob"})
+		if !errors.Is(err, shop.ErrForbidden) {
+			t.Errorf("err = %v, want forbidden", err)
+		}
+	})
+	t.Run("expired token", func(t *testing.T) {
+		expired := func() (string, error) { s, _, err := tok.Issue(alice, -time.Minute); return s, err }
+		_, err := client(expired)(ctx, greetRequest{Name: "bob"})
+		if !errors.Is(err, shop.ErrUnauthenticated) || shop.CodeOf(err) != "token_expired" {
+			t.Errorf("err = %v (code %q), want token_expired", err, shop.CodeOf(err))
+		}
+	})
+	t.Run("bad request body", func(t *testing.T) {
+		resp, err := srv.Client().Post(srv.URL+"/greet", "application/json", strings.NewReader(`{"name":"bob","admin":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got := shophttp.DecodeError(resp)
+		if resp.StatusCode != http.StatusBadRequest || shop.CodeOf(got) != "unknown_field" || !strings.Contains(got.Error(), "admin") {
+			t.Errorf("status %d, err %v (code %q); want 400 unknown_field naming admin", resp.StatusCode, got, shop.CodeOf(got))
+		}
+	})
+	t.Run("body too large", func(t *testing.T) {
+		big := `{"name":"` + strings.Repeat("x", shophttp.MaxBodyBytes) + `"}`
+		resp, err := srv.Client().Post(srv.URL+"/greet", "application/json", strings.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got := shophttp.DecodeError(resp)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || shop.CodeOf(got) != "body_too_large" {
+			t.Errorf("status %d, err %v (code %q); want 413 body_too_large", resp.StatusCode, got, shop.CodeOf(got))
+		}
+	})
+	t.Run("unknown route", func(t *testing.T) {
+		resp, err := srv.Client().Get(srv.URL + "/nowhere")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get(shophttp.RequestIDHeader) == "" {
+			t.Errorf("status %d, request ID %q; want 404 with a request ID", resp.StatusCode, resp.Header.Get(shophttp.RequestIDHeader))
+		}
+	})
+}
+
+func TestUseOrder(t *testing.T) {
+	var order []string
+	mw := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				order = append(order, name+">")
+				next.ServeHTTP(w, r)
+				order = append(order, "<"+name)
+			})
+		}
+	}
+	h := shophttp.Use(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { order = append(order, "handler") }),
+		mw("outer"), mw("inner"))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if got, want := strings.Join(order, " "), "outer> inner> handler <inner <outer"; got != want {
+		t.Errorf("order = %q, want %q", got, want)
+	}
+}
+
+func TestNewClient(t *testing.T) {
+	c := shophttp.NewClient(3 * time.Second)
+	if c.Timeout != 3*time.Second {
+		t.Errorf("Timeout = %v", c.Timeout)
+	}
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("Transport is %T", c.Transport)
+	}
+	if tr.MaxIdleConnsPerHost != 256 {
+		t.Errorf("MaxIdleConnsPerHost = %d, want 256", tr.MaxIdleConnsPerHost)
+	}
+	if tr == http.DefaultTransport {
+		t.Error("NewClient shares http.DefaultTransport")
+	}
+	if def := http.DefaultTransport.(*http.Transport); def.MaxIdleConnsPerHost == 256 {
+		t.Error("NewClient changed http.DefaultTransport")
+	}
+}
+
+func TestPathValue(t *testing.T) {
+	var got string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /products/{id}", func(w http.ResponseWriter, r *http.Request) { got = shophttp.PathValue(r, "id") })
+	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/products/p42", nil))
+	if got != "p42" {
+		t.Errorf("PathValue = %q, want p42", got)
+	}
+}
