@@ -23,7 +23,9 @@ type Service interface {
 	// DeleteProduct removes a product (admin); later reads are ErrNotFound.
 	DeleteProduct(ctx context.Context, id string) error
 	// ListProducts returns one page of products in a stable order, filtered by
-	// category and by a name search.
+	// category and by a name search. Follow NextCursor to page on; paging
+	// while others write never repeats a product nor skips one that existed
+	// when paging began.
 	ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error)
 }
 
@@ -61,7 +63,10 @@ type ProductPatch struct {
 }
 
 // ListQuery selects a page of products. Category matches exactly; Q matches
-// product names case-insensitively as a substring.
+// product names case-insensitively as a substring, every character literally
+// (at most MaxQueryLen characters). Limit 0 means shop.DefaultLimit, at most
+// shop.MaxLimit; Cursor is the NextCursor of the previous page. Products come
+// in ID order, which is creation order to the millisecond.
 type ListQuery struct {
 	shop.PageRequest
 	Category string `json:"category,omitempty"`
@@ -72,25 +77,27 @@ type ListQuery struct {
 // the kind noted beside it.
 const (
 	CodeInvalidSKU         = "invalid_sku"         // ErrInvalid: sku empty, too long or with other characters
-	CodeInvalidName        = "invalid_name"        // ErrInvalid: name empty or too long
-	CodeInvalidDescription = "invalid_description" // ErrInvalid: description too long
+	CodeInvalidName        = "invalid_name"        // ErrInvalid: name empty, too long or not UTF-8
+	CodeInvalidDescription = "invalid_description" // ErrInvalid: description too long or not UTF-8
 	CodeInvalidPrice       = "invalid_price"       // ErrInvalid: price below zero
 	CodeInvalidCurrency    = "invalid_currency"    // ErrInvalid: not a known ISO 4217 code
-	CodeInvalidCategory    = "invalid_category"    // ErrInvalid: category too long
+	CodeInvalidCategory    = "invalid_category"    // ErrInvalid: category too long or not UTF-8
 	CodeInvalidQuery       = "invalid_q"           // ErrInvalid: the name search q is too long
 	CodeEmptyPatch         = "empty_patch"         // ErrInvalid: an update that changes nothing
 	CodeSKUTaken           = "sku_taken"           // ErrConflict: another product has this SKU
 	CodeProductNotFound    = "product_not_found"   // ErrNotFound: no product has this ID
 )
 
-// Limits on product fields, in characters (Unicode code points). The SKU is
-// ASCII, so its limit is also in bytes.
+// Limits on product fields and on the name search, in characters (Unicode
+// code points). The SKU is ASCII, so its limit is also in bytes. SKU, name
+// and category are trimmed of surrounding white space before they are
+// checked and stored; the description is kept as given.
 const (
-	MaxSKULen         = 64
-	MaxNameLen        = 200
-	MaxDescriptionLen = 5000
-	MaxCategoryLen    = 64
-	MaxQueryLen       = 100
+	MaxSKULen         = 64   // required; letters A-Z a-z, digits, '-', '_', '.'
+	MaxNameLen        = 200  // required
+	MaxDescriptionLen = 5000 // may be empty
+	MaxCategoryLen    = 64   // may be empty
+	MaxQueryLen       = 100  // ListQuery.Q
 )
 
 // Option changes how NewService builds the service.

@@ -80,6 +80,12 @@ func (r *Relay) Notify() {
 
 // Run publishes events until ctx is done.
 func (r *Relay) Run(ctx context.Context) {
+	if r.Interval <= 0 {
+		r.Interval = time.Second
+	}
+	if r.Batch <= 0 {
+		r.Batch = 100
+	}
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
 	for {

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -16,9 +18,21 @@ import (
 func ServerOptions(logger log.Logger, v Verifier) []kithttp.ServerOption {
 	return []kithttp.ServerOption{
 		kithttp.ServerErrorEncoder(EncodeError),
-		kithttp.ServerErrorHandler(transport.NewLogErrorHandler(logger)),
+		kithttp.ServerErrorHandler(logUnexpected(logger)),
 		kithttp.ServerBefore(Authenticate(v), KeepToken),
 	}
+}
+
+// logUnexpected logs the errors a handler meets that are not the caller's
+// fault: a rejected request (bad JSON, a body over the limit, any error with
+// a kind) is answered, not logged, so bad clients cannot flood the log.
+func logUnexpected(logger log.Logger) transport.ErrorHandler {
+	return transport.ErrorHandlerFunc(func(ctx context.Context, err error) {
+		if shop.KindOf(err) != nil || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) {
+			return
+		}
+		logger.Log("msg", "request failed", "request_id", shop.RequestIDFrom(ctx), "err", err)
+	})
 }
 
 // ClientOptions returns the go-kit client options every kitshop client uses:
