@@ -1,0 +1,181 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-kit/kit/endpoint"
+	kithttp "github.com/go-kit/kit/transport/http"
+	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
+	shophttp "github.com/kitshop/shop/transport/http"
+)
+
+// NewHTTPHandler serves the catalogue's public HTTP API:
+//
+//	POST   /products       create (admin)              201 product
+//	GET    /products       list (anyone), query string 200 {"items":[...],"next_cursor":"..."}
+//	                       ?limit&cursor&category&q
+//	GET    /products/{id}  read (anyone)               200 product
+//	PATCH  /products/{id}  partial update (admin)      200 product; a JSON null leaves a field as it is
+//	DELETE /products/{id}  delete (admin)              204
+//
+// Bearer tokens are checked with v; errors are JSON in the shop's error shape,
+// and any other route is a JSON 404. Request IDs, health and metrics routes
+// are the caller's to add around it (see shophttp.WithRequestID and
+// shophttp.Mount).
+func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+	opts := shophttp.ServerOptions(logger, v)
+	mux := http.NewServeMux()
+	mux.Handle("POST /products", kithttp.NewServer(e.CreateProductEndpoint, decodeCreateProductRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /products", kithttp.NewServer(e.ListProductsEndpoint, decodeListProductsRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /products/{id}", kithttp.NewServer(e.GetProductEndpoint, decodeGetProductRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("PATCH /products/{id}", kithttp.NewServer(e.UpdateProductEndpoint, decodeUpdateProductRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("DELETE /products/{id}", kithttp.NewServer(e.DeleteProductEndpoint, decodeDeleteProductRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("/", shophttp.NotFound())
+	return mux
+}
+
+func decodeCreateProductRequest(_ context.Context, r *http.Request) (any, error) {
+	var req CreateProductRequest
+	if err := shophttp.DecodeJSON(r, &req.NewProduct, 0); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeGetProductRequest(_ context.Context, r *http.Request) (any, error) {
+	return GetProductRequest{ID: r.PathValue("id")}, nil
+}
+
+func decodeUpdateProductRequest(_ context.Context, r *http.Request) (any, error) {
+	req := UpdateProductRequest{ID: r.PathValue("id")}
+	if err := shophttp.DecodeJSON(r, &req.Patch, 0); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeDeleteProductRequest(_ context.Context, r *http.Request) (any, error) {
+	return DeleteProductRequest{ID: r.PathValue("id")}, nil
+}
+
+func decodeListProductsRequest(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	page, err := shop.ParsePageRequest(q.Get("limit"), q.Get("cursor"))
+	if err != nil {
+		return nil, err
+	}
+	return ListProductsRequest{ListQuery{PageRequest: page, Category: q.Get("category"), Q: q.Get("q")}}, nil
+}
+
+// MakeClientEndpoints returns endpoints that call a catalogue served by
+// NewHTTPHandler at instance, a base URL such as "http://127.0.0.1:5002" or
+// just "host:port". token supplies the bearer token of each call (nil: the
+// token of the incoming request the context came from). opts come after the
+// shop's ClientOptions, so they can replace the HTTP client.
+//
+// An error the remote service returns arrives with the same kind and code
+// (shop.KindOf, shop.CodeOf). Business errors travel inside the response, so
+// breakers and retries wrapped around these endpoints see only transport
+// failures, 5xx and ErrUnavailable.
+func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
+	if !strings.Contains(instance, "://") {
+		instance = "http://" + instance
+	}
+	base, err := url.Parse(instance)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("catalog client: bad instance %q: %w", instance, err)
+	}
+	if base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return Endpoints{}, fmt.Errorf("catalog client: bad instance %q: want http(s)://host:port", instance)
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/") + "/products"
+	base.RawPath = ""
+	base.RawQuery, base.Fragment = "", ""
+
+	options := append(shophttp.ClientOptions(token), opts...)
+	client := func(method string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) endpoint.Endpoint {
+		return kithttp.NewClient(method, base, enc, dec, options...).Endpoint()
+	}
+	return Endpoints{
+		CreateProductEndpoint: client(http.MethodPost, encodeCreateProductRequest,
+			decodeResponse(func(err error) CreateProductResponse { return CreateProductResponse{Err: err} })),
+		GetProductEndpoint: client(http.MethodGet, encodeGetProductRequest,
+			decodeResponse(func(err error) GetProductResponse { return GetProductResponse{Err: err} })),
+		UpdateProductEndpoint: client(http.MethodPatch, encodeUpdateProductRequest,
+			decodeResponse(func(err error) UpdateProductResponse { return UpdateProductResponse{Err: err} })),
+		DeleteProductEndpoint: client(http.MethodDelete, encodeDeleteProductRequest,
+			decodeResponse(func(err error) DeleteProductResponse { return DeleteProductResponse{Err: err} })),
+		ListProductsEndpoint: client(http.MethodGet, encodeListProductsRequest,
+			decodeResponse(func(err error) ListProductsResponse { return ListProductsResponse{Err: err} })),
+	}, nil
+}
+
+// decodeResponse returns a client decoder: a 2xx body becomes a T, a business
+// error (one with a kind other than ErrUnavailable) becomes the response made
+// by failed, and anything else is the endpoint's error.
+func decodeResponse[T any](failed func(error) T) kithttp.DecodeResponseFunc {
+	ok := shophttp.DecodeJSONResponse[T]()
+	return func(ctx context.Context, resp *http.Response) (any, error) {
+		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			return ok(ctx, resp)
+		}
+		err := shophttp.DecodeError(resp)
+		if k := shop.KindOf(err); k != nil && k != shop.ErrUnavailable {
+			return failed(err), nil
+		}
+		return nil, err
+	}
+}
+
+// withProductID appends /{id} to the request's path, escaped.
+func withProductID(r *http.Request, id string) {
+	escaped := r.URL.EscapedPath() + "/" + url.PathEscape(id)
+	r.URL.Path += "/" + id
+	r.URL.RawPath = escaped
+}
+
+func encodeCreateProductRequest(ctx context.Context, r *http.Request, request any) error {
+	req := request.(CreateProductRequest)
+	return shophttp.EncodeJSONRequest(ctx, r, req.NewProduct)
+}
+
+func encodeGetProductRequest(_ context.Context, r *http.Request, request any) error {
+	withProductID(r, request.(GetProductRequest).ID)
+	return nil
+}
+
+func encodeUpdateProductRequest(ctx context.Context, r *http.Request, request any) error {
+	req := request.(UpdateProductRequest)
+	withProductID(r, req.ID)
+	return shophttp.EncodeJSONRequest(ctx, r, req.Patch)
+}
+
+func encodeDeleteProductRequest(_ context.Context, r *http.Request, request any) error {
+	withProductID(r, request.(DeleteProductRequest).ID)
+	return nil
+}
+
+func encodeListProductsRequest(_ context.Context, r *http.Request, request any) error {
+	req := request.(ListProductsRequest)
+	q := url.Values{}
+	if req.Limit != 0 {
+		q.Set("limit", strconv.Itoa(req.Limit))
+	}
+	if req.Cursor != "" {
+		q.Set("cursor", req.Cursor)
+	}
+	if req.Category != "" {
+		q.Set("category", req.Category)
+	}
+	if req.Q != "" {
+		q.Set("q", req.Q)
+	}
+	r.URL.RawQuery = q.Encode()
+	return nil
+}
