@@ -115,7 +115,7 @@ func (s *Store) addStock(ctx context.Context, productID string, quantity int64, 
 
 func (s *Store) removeStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error) {
 	var st Stock
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var onHand, reserved int64
 		err := tx.QueryRowContext(ctx, `
 			UPDATE stock SET on_hand = on_hand - ?1, updated_at = ?2
@@ -190,7 +190,7 @@ func loadLines(ctx context.Context, q querier, orderID string) ([]Line, error) {
 // reserve holds lines (merged: no product twice) for orderID, or returns the
 // reservation the order already has. created tells which happened.
 func (s *Store) reserve(ctx context.Context, orderID string, lines []Line, now, expiresAt time.Time) (r Reservation, created bool, err error) {
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		existing, ok, err := loadReservation(ctx, tx, orderID)
 		if err != nil {
 			return err
@@ -252,7 +252,7 @@ func (s *Store) reserve(ctx context.Context, orderID string, lines []Line, now, 
 // stmt, run once per line with ?1 the quantity, ?2 the time and ?3 the
 // product. A line whose stock row stmt does not change is reported through
 // short, and its error aborts the whole transaction.
-func changeStatus(ctx context.Context, tx *sql.Tx, r *Reservation, status ReservationStatus, now time.Time,
+func changeStatus(ctx context.Context, tx *sqlitedb.Tx, r *Reservation, status ReservationStatus, now time.Time,
 	stmt string, short func(l Line) error) error {
 	ts := formatTime(now)
 	for _, l := range r.Lines {
@@ -297,7 +297,7 @@ func corrupt(r Reservation) func(Line) error {
 
 func (s *Store) commit(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
 	var r Reservation
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var ok bool
 		var err error
 		if r, ok, err = loadReservation(ctx, tx, orderID); err != nil {
@@ -327,7 +327,7 @@ func (s *Store) commit(ctx context.Context, orderID string, now time.Time) (Rese
 
 func (s *Store) release(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
 	var r Reservation
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var ok bool
 		var err error
 		if r, ok, err = loadReservation(ctx, tx, orderID); err != nil {
@@ -355,7 +355,7 @@ func (s *Store) release(ctx context.Context, orderID string, now time.Time) (Res
 // now, in one transaction, and returns how many it expired.
 func (s *Store) expire(ctx context.Context, now time.Time, limit int) (int, error) {
 	n := 0
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
 			SELECT order_id FROM reservations WHERE status = 'held' AND expires_at <= ?
 			ORDER BY expires_at LIMIT ?`, formatTime(now), limit)

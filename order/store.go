@@ -81,7 +81,7 @@ func (s *Store) create(ctx context.Context, o Order, idemKey, hash string) error
 	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO orders(id, user_id, status, lines, total, currency, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, o.UserID, o.Status, lines, o.Total, o.Currency,
 			o.CreatedAt.UnixNano(), o.ExpiresAt.UnixNano()); err != nil {
@@ -102,7 +102,7 @@ func (s *Store) create(ctx context.Context, o Order, idemKey, hash string) error
 	})
 }
 
-func addHistory(ctx context.Context, tx *sql.Tx, orderID string, seq int, c StatusChange) error {
+func addHistory(ctx context.Context, tx *sqlitedb.Tx, orderID string, seq int, c StatusChange) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO order_history(order_id, seq, from_status, to_status, actor, at) VALUES (?, ?, ?, ?, ?, ?)`,
 		orderID, seq, c.From, c.To, c.By, c.At.UnixNano())
 	if err != nil {
@@ -272,7 +272,7 @@ var eventTypes = map[Status]string{
 // the same transaction. A refused transition is ErrConflict naming both states.
 func (s *Store) transition(ctx context.Context, id string, to Status, actor string, at time.Time, paymentID string) (Order, error) {
 	var o Order
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var err error
 		if o, err = getOrder(ctx, tx, id); err != nil {
 			return err

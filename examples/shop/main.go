@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -64,6 +65,7 @@ type settings struct {
 	bcryptCost    int
 	sampleData    bool
 	quiet         bool
+	debugAddr     string
 }
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
@@ -80,6 +82,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.bcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31")
 	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue")
 	fs.BoolVar(&s.quiet, "quiet", false, "log only warnings and errors, not every request")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -141,6 +144,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
+	}
+
+	if s.debugAddr != "" {
+		dln, err := net.Listen("tcp", s.debugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on debug address %s: %w", s.debugAddr, err)
+		}
+		debug := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go debug.Serve(dln)
+		defer debug.Close()
 	}
 
 	bg, stopBackground := context.WithCancel(context.Background())
@@ -309,6 +323,17 @@ func (a *app) background(ctx context.Context) <-chan struct{} {
 		close(done)
 	}()
 	return done
+}
+
+// debugHandler serves Go's profiler; it is never mounted on the public address.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // expirySweep is how often unpaid orders are checked for expiry: often

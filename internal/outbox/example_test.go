@@ -2,7 +2,6 @@ package outbox_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,7 +39,7 @@ func ExampleRelay() {
 
 	// The event is stored in the same transaction as the change it reports.
 	e, _ := shop.NewEvent("order", shop.EventOrderPaid, "o1", shop.OrderEventData{OrderID: "o1", Status: "paid"})
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		// ... update the order here ...
 		return outbox.Add(ctx, tx, e)
 	})

@@ -8,7 +8,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -33,7 +32,7 @@ CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;`
 
 // Add stores e in the outbox within tx, so it is published if and only if tx
 // commits.
-func Add(ctx context.Context, tx *sql.Tx, e shop.Event) error {
+func Add(ctx context.Context, tx *sqlitedb.Tx, e shop.Event) error {
 	raw, err := jsonEvent(e)
 	if err != nil {
 		return err

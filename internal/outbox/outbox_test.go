@@ -45,7 +45,7 @@ func newEvent(t *testing.T, typ, subject string) shop.Event {
 // add stores events in one committed transaction.
 func add(t *testing.T, db *sqlitedb.DB, events ...shop.Event) {
 	t.Helper()
-	err := db.Tx(context.Background(), func(tx *sql.Tx) error {
+	err := db.Tx(context.Background(), func(ctx context.Context, tx *sqlitedb.Tx) error {
 		for _, e := range events {
 			if err := outbox.Add(context.Background(), tx, e); err != nil {
 				return err
@@ -373,7 +373,7 @@ func TestRolledBackEventIsNeverPublished(t *testing.T) {
 	ctx := context.Background()
 	rolledBack := newEvent(t, shop.EventOrderPaid, "rolled-back")
 	errAbort := errors.New("payment declined")
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		if err := outbox.Add(ctx, tx, rolledBack); err != nil {
 			return err
 		}
@@ -446,7 +446,7 @@ func TestAddRefusesBadEvents(t *testing.T) {
 	noType.Type = ""
 	for name, bad := range map[string]shop.Event{"no id": noID, "no type": noType} {
 		t.Run(name, func(t *testing.T) {
-			err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, bad) })
+			err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error { return outbox.Add(ctx, tx, bad) })
 			if err == nil {
 				t.Fatal("Add succeeded")
 			}
@@ -454,7 +454,7 @@ func TestAddRefusesBadEvents(t *testing.T) {
 	}
 
 	add(t, db, e)
-	err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Add(ctx, tx, e) })
+	err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error { return outbox.Add(ctx, tx, e) })
 	if !sqlitedb.IsUniqueViolation(err) {
 		t.Errorf("adding the same event twice = %v, want a unique violation", err)
 	}

@@ -2,7 +2,6 @@ package sqlitedb_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +29,7 @@ func ExampleOpen() {
 	defer db.Close()
 
 	// Writes go through the writer pool, in a transaction.
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
+	err = db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO notes(body) VALUES (?)`, "hello")
 		return err
 	})

@@ -1,6 +1,7 @@
 // Package sqlitedb opens a service's SQLite database the same way in every
-// service (WAL, busy timeout, foreign keys, one writer connection) and applies
-// the service's embedded, versioned migrations at start.
+// service (WAL, busy timeout, foreign keys, one writer connection), applies
+// the service's embedded, versioned migrations at start, and runs write
+// transactions with group commit and prepared statements (see DB.Tx).
 package sqlitedb
 
 import (
@@ -16,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
@@ -29,6 +32,101 @@ type DB struct {
 	W *sql.DB
 	// R is the reader pool. Its connections refuse writes.
 	R *sql.DB
+
+	queue        chan *txRequest // unbuffered: a send succeeds once the writer took it
+	closing      chan struct{}
+	writerDone   chan struct{}
+	closeOnce    sync.Once
+	txs, commits atomic.Uint64
+
+	stmtMu  sync.RWMutex
+	stmts   map[string]*sql.Stmt // prepared on the writer connection
+	unknown map[string]struct{}  // seen in a transaction, to prepare after it
+
+	replies []txReply // outcomes of the running batch; writer goroutine only
+}
+
+// maxStatements bounds the writer's statement cache.
+const maxStatements = 256
+
+// Tx is a write transaction handed to the function given to DB.Tx. Its
+// statements are prepared once per database and reused, so a hot write path
+// does not pay for parsing SQL on every call.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// stmt returns the prepared form of query bound to this transaction, or nil
+// when it is not prepared yet (it is then prepared after the batch).
+func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	t.db.stmtMu.RLock()
+	st, ok := t.db.stmts[query]
+	t.db.stmtMu.RUnlock()
+	if ok {
+		return t.tx.StmtContext(ctx, st)
+	}
+	t.db.stmtMu.Lock()
+	if len(t.db.stmts)+len(t.db.unknown) < maxStatements {
+		t.db.unknown[query] = struct{}{}
+	}
+	t.db.stmtMu.Unlock()
+	return nil
+}
+
+// ExecContext runs a statement that returns no rows.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query that returns rows.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// prepareSeen prepares the statements the last batch used for the first
+// time. It runs on the writer goroutine between batches, when the writer
+// connection is free.
+func (db *DB) prepareSeen() {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	for q := range db.unknown {
+		delete(db.unknown, q)
+		if st, err := db.W.PrepareContext(context.Background(), q); err == nil {
+			db.stmts[q] = st
+		}
+	}
+}
+
+// Stats counts the write transactions run through Tx and the commits that
+// carried them; Transactions/Commits is the average group-commit batch.
+type Stats struct {
+	Transactions uint64
+	Commits      uint64
+	// Statements is how many distinct write statements are prepared.
+	Statements int
+}
+
+// Stats returns the counts so far.
+func (db *DB) Stats() Stats {
+	db.stmtMu.RLock()
+	n := len(db.stmts)
+	db.stmtMu.RUnlock()
+	return Stats{Transactions: db.txs.Load(), Commits: db.commits.Load(), Statements: n}
 }
 
 // Open opens (creating if needed) the database file at path and applies the
@@ -78,7 +176,10 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	return &DB{W: w, R: r}, nil
+	db := &DB{W: w, R: r, queue: make(chan *txRequest), closing: make(chan struct{}), writerDone: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}, unknown: map[string]struct{}{}}
+	go db.writer()
+	return db, nil
 }
 
 // uriPath escapes the characters of a file path that SQLite's URI filenames
@@ -87,7 +188,16 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // Close closes both pools.
+// Transactions already running finish first; later ones fail.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	<-db.writerDone
+	db.stmtMu.Lock()
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	clear(db.stmts)
+	db.stmtMu.Unlock()
 	return errors.Join(db.R.Close(), db.W.Close())
 }
 
@@ -96,25 +206,197 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.R.PingContext(ctx)
 }
 
-// Tx runs fn in a write transaction (BEGIN IMMEDIATE), committing if fn
-// returns nil and rolling back otherwise, including when fn panics.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	// Roll back whenever fn does not return nil, including when it panics
-	// (net/http recovers handler panics) or exits the goroutine: the only
-	// writer connection must never stay inside a transaction. After Commit
-	// this is a no-op.
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+// Tx runs fn in a write transaction and returns once the transaction has
+// committed (nil) or fn's changes were undone (an error).
+//
+// Transactions are group-committed: while one batch of transactions is
+// being written, the next callers queue, and their functions then run one
+// after another inside a single SQLite transaction, each within its own
+// savepoint. A function that fails (or panics) has its savepoint rolled back
+// and gets its own error; the others are unaffected. The batch commits once,
+// so under load many callers share one commit's cost, while each caller
+// sees exactly the behaviour of its own serial transaction: fn observes the
+// effects of the transactions before it and none after it. If the commit
+// itself fails, every caller of the batch gets that error.
+//
+// fn runs on the caller's goroutine, so its panics reach the caller. It must
+// use the ctx it is given: that carries the caller's values but not its
+// cancellation, because cancelling a statement inside a shared transaction
+// would abort the whole batch. A caller whose ctx ends before its turn gets
+// ctx.Err() and fn does not run. fn must not call Tx itself.
+func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	req := &txRequest{ctx: ctx, turn: make(chan *Tx, 1), finished: make(chan error, 1), done: make(chan error, 1)}
+	select {
+	case db.queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closing:
+		return errClosed
 	}
-	return nil
+	select {
+	case tx := <-req.turn:
+		reported := false
+		defer func() {
+			if !reported { // fn panicked or called runtime.Goexit
+				req.finished <- errAborted
+			}
+		}()
+		err := fn(context.WithoutCancel(ctx), tx)
+		reported = true
+		req.finished <- err
+	case err := <-req.done: // skipped before its turn
+		return err
+	}
+	return <-req.done
+}
+
+// MaxBatch is the most transactions one group commit holds.
+const MaxBatch = 128
+
+var (
+	errClosed  = errors.New("sqlitedb: database is closed")
+	errAborted = errors.New("sqlitedb: transaction function did not return")
+	// errBatchBroken: a savepoint could not be set or undone, so the shared
+	// transaction can no longer be trusted.
+	errBatchBroken = errors.New("sqlitedb: savepoint failed")
+)
+
+// txRequest is one caller's transaction. The writer gives the caller its
+// turn (the shared *sql.Tx), the caller runs its function and reports how
+// it finished, and the writer sends the final outcome once the batch is
+// committed or undone.
+type txRequest struct {
+	ctx      context.Context
+	turn     chan *Tx
+	finished chan error
+	done     chan error
+}
+
+// writer runs queued transactions in batches until the database closes.
+func (db *DB) writer() {
+	defer close(db.writerDone)
+	batch := make([]*txRequest, 0, MaxBatch)
+	for {
+		select {
+		case req := <-db.queue:
+			batch = append(batch[:0], req)
+		case <-db.closing:
+			return
+		}
+	fill:
+		for len(batch) < MaxBatch {
+			select {
+			case req := <-db.queue:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		db.runBatch(batch)
+		clear(batch)
+		// Prepare new statements before answering, while the connection is
+		// free, so the next transactions find them.
+		db.prepareSeen()
+		for _, r := range db.replies {
+			r.req.done <- r.err
+		}
+		clear(db.replies)
+		db.replies = db.replies[:0]
+	}
+}
+
+func (db *DB) runBatch(batch []*txRequest) {
+	run := make([]*txRequest, 0, len(batch))
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			db.reply(req, err)
+			continue
+		}
+		run = append(run, req)
+	}
+	if len(run) == 0 {
+		return
+	}
+	ctx := context.Background()
+	sqlTx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		for _, req := range run {
+			db.reply(req, fmt.Errorf("begin: %w", err))
+		}
+		return
+	}
+	tx := &Tx{tx: sqlTx, db: db}
+	single := len(run) == 1
+	results := make([]error, len(run))
+	for i, req := range run {
+		if !single {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT tx"); err != nil {
+				db.abort(tx, run, results, i, err)
+				return
+			}
+		}
+		req.turn <- tx
+		results[i] = <-req.finished
+		if single {
+			break
+		}
+		if results[i] != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO tx"); err != nil {
+				db.abort(tx, run, results, i, err)
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE tx"); err != nil {
+			db.abort(tx, run, results, i, err)
+			return
+		}
+	}
+	if single && results[0] != nil {
+		sqlTx.Rollback()
+		db.reply(run[0], results[0])
+		return
+	}
+	db.txs.Add(uint64(len(run)))
+	db.commits.Add(1)
+	if err := sqlTx.Commit(); err != nil {
+		sqlTx.Rollback()
+		for i, req := range run {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("commit: %w", err)
+			}
+			db.reply(req, results[i])
+		}
+		return
+	}
+	for i, req := range run {
+		db.reply(req, results[i])
+	}
+}
+
+// reply records a caller's outcome; the writer sends it once the batch is
+// over.
+func (db *DB) reply(req *txRequest, err error) {
+	db.replies = append(db.replies, txReply{req, err})
+}
+
+type txReply struct {
+	req *txRequest
+	err error
+}
+
+// abort undoes a batch whose savepoint handling failed at request i: every
+// caller gets an error (its own if it already failed on its own).
+func (db *DB) abort(tx *Tx, run []*txRequest, results []error, i int, cause error) {
+	tx.tx.Rollback()
+	for j, req := range run {
+		if j >= i || results[j] == nil {
+			results[j] = fmt.Errorf("%w: %v", errBatchBroken, cause)
+		}
+		db.reply(req, results[j]) // callers after i never had their turn; they read only done
+	}
 }
 
 // IsUniqueViolation reports whether err is SQLite refusing a row that breaks a

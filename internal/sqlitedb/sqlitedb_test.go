@@ -355,11 +355,11 @@ func TestForeignKeysEnforced(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
 		t.Fatalf("insert of an orphan = %v, want a foreign key failure", err)
 	}
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO parents(id) VALUES (42)`); err != nil {
+	err = db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO parents(id) VALUES (42)`); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`INSERT INTO children(id, parent_id) VALUES (1, 42)`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO children(id, parent_id) VALUES (1, 42)`)
 		return err
 	})
 	if err != nil {
@@ -437,17 +437,17 @@ func TestConcurrentWriters(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range perWriter {
-				err := db.Tx(ctx, func(tx *sql.Tx) error {
+				err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 					// Read, then write what was read: a lost update would
 					// show as a counter below writers*perWriter.
 					var n int
-					if err := tx.QueryRow(`SELECT n FROM counter WHERE id = 1`).Scan(&n); err != nil {
+					if err := tx.QueryRowContext(ctx, `SELECT n FROM counter WHERE id = 1`).Scan(&n); err != nil {
 						return err
 					}
-					if _, err := tx.Exec(`UPDATE counter SET n = ? WHERE id = 1`, n+1); err != nil {
+					if _, err := tx.ExecContext(ctx, `UPDATE counter SET n = ? WHERE id = 1`, n+1); err != nil {
 						return err
 					}
-					_, err := tx.Exec(`INSERT INTO events(writer, n) VALUES (?, ?)`, w, i)
+					_, err := tx.ExecContext(ctx, `INSERT INTO events(writer, n) VALUES (?, ?)`, w, i)
 					return err
 				})
 				if err != nil {
@@ -478,8 +478,8 @@ func TestConcurrentWriters(t *testing.T) {
 func TestTxRollsBackOnError(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "shop.db"), migrations(itemsV1))
 	errStop := errors.New("stop here")
-	err := db.Tx(context.Background(), func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO items(name) VALUES ('doomed')`); err != nil {
+	err := db.Tx(context.Background(), func(ctx context.Context, tx *sqlitedb.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO items(name) VALUES ('doomed')`); err != nil {
 			return err
 		}
 		return fmt.Errorf("validate: %w", errStop)
@@ -491,8 +491,8 @@ func TestTxRollsBackOnError(t *testing.T) {
 		t.Errorf("rolled-back row is visible")
 	}
 	// The writer connection is free again.
-	if err := db.Tx(context.Background(), func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO items(name) VALUES ('next')`)
+	if err := db.Tx(context.Background(), func(ctx context.Context, tx *sqlitedb.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO items(name) VALUES ('next')`)
 		return err
 	}); err != nil {
 		t.Fatalf("Tx after rollback: %v", err)
@@ -510,8 +510,8 @@ func TestTxRollsBackOnPanic(t *testing.T) {
 				t.Errorf("recovered %v, want the panic to pass through", p)
 			}
 		}()
-		db.Tx(context.Background(), func(tx *sql.Tx) error {
-			if _, err := tx.Exec(`INSERT INTO items(name) VALUES ('doomed')`); err != nil {
+		db.Tx(context.Background(), func(ctx context.Context, tx *sqlitedb.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO items(name) VALUES ('doomed')`); err != nil {
 				return err
 			}
 			panic("boom")
@@ -522,8 +522,8 @@ func TestTxRollsBackOnPanic(t *testing.T) {
 	// transaction, or every later write would wait forever.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO items(name) VALUES ('after')`)
+	err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO items(name) VALUES ('after')`)
 		return err
 	})
 	if err != nil {
@@ -539,8 +539,8 @@ func TestTxRollsBackOnGoexit(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		db.Tx(context.Background(), func(tx *sql.Tx) error {
-			tx.Exec(`INSERT INTO items(name) VALUES ('doomed')`)
+		db.Tx(context.Background(), func(ctx context.Context, tx *sqlitedb.Tx) error {
+			tx.ExecContext(ctx, `INSERT INTO items(name) VALUES ('doomed')`)
 			runtime.Goexit() // what t.FailNow does inside fn
 			return nil
 		})
@@ -548,7 +548,7 @@ func TestTxRollsBackOnGoexit(t *testing.T) {
 	<-done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := db.Tx(ctx, func(tx *sql.Tx) error { return nil }); err != nil {
+	if err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error { return nil }); err != nil {
 		t.Fatalf("Tx after a Tx whose goroutine exited: %v", err)
 	}
 	if got := count(t, db.R, `SELECT COUNT(*) FROM items WHERE name = 'doomed'`); got != 0 {
