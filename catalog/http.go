@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -84,19 +83,11 @@ func decodeListProductsRequest(_ context.Context, r *http.Request) (any, error) 
 // breakers and retries wrapped around these endpoints see only transport
 // failures, 5xx and ErrUnavailable.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
-	if !strings.Contains(instance, "://") {
-		instance = "http://" + instance
-	}
-	base, err := url.Parse(instance)
+	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
-		return Endpoints{}, fmt.Errorf("catalog client: bad instance %q: %w", instance, err)
+		return Endpoints{}, fmt.Errorf("catalog client: %w", err)
 	}
-	if base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
-		return Endpoints{}, fmt.Errorf("catalog client: bad instance %q: want http(s)://host:port", instance)
-	}
-	base.Path = strings.TrimSuffix(base.Path, "/") + "/products"
-	base.RawPath = ""
-	base.RawQuery, base.Fragment = "", ""
+	base.Path += "/products"
 
 	options := append(shophttp.ClientOptions(token), opts...)
 	client := func(method string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) endpoint.Endpoint {

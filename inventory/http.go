@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
@@ -103,7 +102,7 @@ func decodeOrderRequest(_ context.Context, r *http.Request) (any, error) {
 // breaker wrapped around these endpoints counts only transport failures and
 // 5xx answers.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
-	base, err := baseURL(instance)
+	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
 		return Endpoints{}, err
 	}
@@ -147,22 +146,6 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		CommitEndpoint:  client(http.MethodPost, orderAction("commit"), decodeReservationResponse),
 		ReleaseEndpoint: client(http.MethodPost, orderAction("release"), decodeReservationResponse),
 	}, nil
-}
-
-// baseURL parses an instance address into a base URL without query or
-// trailing slash, adding the http scheme when it is missing.
-func baseURL(instance string) (*url.URL, error) {
-	s := strings.TrimSpace(instance)
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("inventory client: instance %q is not an http(s) base URL or host:port", instance)
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	return u, nil
 }
 
 // setPath points r at escapedPath (already escaped) below base.

@@ -301,25 +301,6 @@ func TestClientUsesTokenSourceOnEveryCall(t *testing.T) {
 	wantStock(t, h.svc, "p1", 3, 0)
 }
 
-func TestBaseURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.1:5003":          "http://127.0.0.1:5003",
-		"http://inv:80/":          "http://inv:80",
-		"https://inv/api/?x=1#f":  "https://inv/api",
-		" http://inv.local:9000 ": "http://inv.local:9000",
-	} {
-		u, err := baseURL(in)
-		if err != nil || u.String() != want {
-			t.Errorf("baseURL(%q) = %v, %v; want %s", in, u, err, want)
-		}
-	}
-	for _, in := range []string{"", "ftp://inv", "http://", "http://[::1"} {
-		if _, err := MakeClientEndpoints(in, nil); err == nil {
-			t.Errorf("MakeClientEndpoints(%q) accepted a bad instance", in)
-		}
-	}
-}
-
 // TestNoOversellingOverHTTP races 50 clients for 5 units through the HTTP client.
 func TestNoOversellingOverHTTP(t *testing.T) {
 	h := newHTTPFixture(t)

@@ -75,18 +75,15 @@ func decodeCancelOrder(_ context.Context, r *http.Request) (any, error) {
 // bearer token of each call; nil passes on the token of the incoming request
 // the context came from.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
-	if !strings.Contains(instance, "://") {
-		instance = "http://" + instance
-	}
-	base, err := url.Parse(instance)
-	if err != nil || base.Host == "" {
-		return Endpoints{}, fmt.Errorf("order client: bad instance address %q", instance)
+	base, err := shophttp.InstanceURL(instance)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("order client: %w", err)
 	}
 	options := append(shophttp.ClientOptions(token), opts...)
 	client := func(method string, path func(req any) string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) *kithttp.Client {
 		tgt := *base
 		return kithttp.NewClient(method, &tgt, func(ctx context.Context, r *http.Request, req any) error {
-			r.URL.Path = strings.TrimSuffix(base.Path, "/") + path(req)
+			r.URL.Path = base.Path + path(req)
 			r.URL.RawPath = ""
 			return enc(ctx, r, req)
 		}, dec, options...)

@@ -2,11 +2,10 @@ package user
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
@@ -80,18 +79,10 @@ func decodeGetUserRequest(_ context.Context, r *http.Request) (any, error) {
 // shophttp.ClientOptions, so they can replace its HTTP client. An error the
 // service returns arrives with the same kind and code.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
-	if !strings.Contains(instance, "://") {
-		instance = "http://" + instance
-	}
-	base, err := url.Parse(instance)
+	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
-		return Endpoints{}, errors.New("user client: instance must be a URL such as http://127.0.0.1:5001")
+		return Endpoints{}, fmt.Errorf("user client: %w", err)
 	}
-	if base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
-		return Endpoints{}, errors.New("user client: instance must be an http or https URL with a host, such as http://127.0.0.1:5001")
-	}
-	base.Path = strings.TrimSuffix(base.Path, "/")
-	base.RawPath, base.RawQuery, base.Fragment = "", "", ""
 	at := func(path string) *url.URL {
 		u := *base
 		u.Path += path

@@ -18,7 +18,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,12 +26,10 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
+	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
 	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/order"
@@ -43,148 +40,85 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "shop:", err)
 		os.Exit(1)
 	}
 }
 
-// settings are the shop's configuration.
+// settings are the shop's configuration: the settings every example takes,
+// and the shop's own.
 type settings struct {
-	addr          string
-	dataDir       string
-	adminEmail    string
-	adminPassword config.Secret
-	secretKey     config.Secret
-	orderTTL      time.Duration
-	tokenTTL      time.Duration
-	bcryptCost    int
-	sampleData    bool
-	quiet         bool
-	debugAddr     string
+	app.Settings
+	orderTTL   time.Duration
+	sampleData bool
+	debugAddr  string
 }
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&s.addr, "addr", "127.0.0.1:8080", "public listen address")
-	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory of the services' SQLite files and the generated secret key")
-	fs.StringVar(&s.adminEmail, "admin-email", "", "email of the first admin account, created at start if missing")
-	fs.Var(&s.adminPassword, "admin-password", "password of the first admin account (at least 8 characters)")
-	fs.Var(&s.secretKey, "secret-key", "token signing key, at least 32 characters (default: generated once and kept in the data dir)")
-	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock")
-	fs.DurationVar(&s.tokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid")
-	fs.IntVar(&s.bcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31")
-	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue")
-	fs.BoolVar(&s.quiet, "quiet", false, "log only warnings and errors, not every request")
-	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address")
+	s.Register(fs, "127.0.0.1:8080")
+	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock (SHOP_ORDER_TTL)")
+	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue (SHOP_SAMPLE_DATA)")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
-	if fs.NArg() > 0 {
-		return s, fmt.Errorf("configuration: unexpected argument %q", fs.Arg(0))
+	if err := s.Check(fs); err != nil {
+		return s, err
 	}
 	if s.orderTTL < time.Second {
 		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 1s, got %s", s.orderTTL)
 	}
-	if s.tokenTTL <= 0 {
-		return s, fmt.Errorf("configuration: token-ttl (SHOP_TOKEN_TTL) must be positive, got %s", s.tokenTTL)
-	}
-	if s.bcryptCost < bcrypt.MinCost || s.bcryptCost > bcrypt.MaxCost {
-		return s, fmt.Errorf("configuration: bcrypt-cost (SHOP_BCRYPT_COST) must be between %d and %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, s.bcryptCost)
-	}
-	if (s.adminEmail == "") != (s.adminPassword.Value() == "") {
-		return s, errors.New("configuration: admin-email (SHOP_ADMIN_EMAIL) and admin-password (SHOP_ADMIN_PASSWORD) must be given together")
-	}
 	return s, nil
 }
 
-// run starts the shop and serves until ctx is done. ready, if not nil, is
-// called with the listening address once requests are served.
-func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
+// run starts the shop and serves until ctx is done, then shuts down
+// gracefully. ready, if not nil, is called with the listening address once
+// requests are served.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
 	start := time.Now()
 	s, err := parseSettings(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger := log.NewLogfmtLogger(log.NewSyncWriter(stderr))
-	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
-	if s.quiet {
-		logger = level.NewFilter(logger, level.AllowWarn())
-	}
-
-	key, err := config.SecretKey(&s.secretKey, s.dataDir)
+	logger := app.Logger(stderr, s.Quiet)
+	tokens, err := s.Tokens()
 	if err != nil {
 		return err
 	}
-	tokens, err := shophttp.NewTokens(key)
-	if err != nil {
-		return fmt.Errorf("configuration: secret-key: %w", err)
-	}
-
-	shopApp, err := open(ctx, s, tokens, logger)
+	a, err := open(ctx, s, tokens, logger)
 	if err != nil {
 		return err
 	}
-	defer shopApp.close()
-
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.addr, err)
-	}
-	srv := &http.Server{
-		Handler:           shopApp.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
-	}
-
-	if s.debugAddr != "" {
-		dln, err := net.Listen("tcp", s.debugAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("listen on debug address %s: %w", s.debugAddr, err)
-		}
-		debug := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go debug.Serve(dln)
-		defer debug.Close()
+	defer a.close()
+	debugCtx, stopDebug := context.WithCancel(ctx)
+	defer stopDebug()
+	if err := app.DebugServer(debugCtx, s.debugAddr); err != nil {
+		return err
 	}
 
 	bg, stopBackground := context.WithCancel(context.Background())
-	done := shopApp.background(bg)
+	done := a.background(bg)
+	defer func() { stopBackground(); <-done }()
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	level.Info(logger).Log("msg", "shop ready", "addr", ln.Addr().String(), "data_dir", s.dataDir, "startup", time.Since(start))
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		stopBackground()
-		<-done
-		return fmt.Errorf("serve: %w", err)
-	}
-	level.Info(logger).Log("msg", "shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	stopBackground()
-	<-done
-	return err
+	return app.Serve(ctx, s.Addr, a.handler, logger, func(addr net.Addr) {
+		level.Info(logger).Log("msg", "shop ready", "addr", addr, "data_dir", s.DataDir, "startup", time.Since(start))
+		if ready != nil {
+			ready(addr)
+		}
+	})
 }
 
-// app is the assembled shop.
-type app struct {
+// shopApp is the assembled shop.
+type shopApp struct {
 	handler   http.Handler
 	users     *user.Store
 	catalog   *catalog.Store
@@ -199,14 +133,14 @@ type app struct {
 	closers   []func() error
 }
 
-func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.Logger) (a *app, err error) {
-	a = &app{orderTTL: s.orderTTL, logger: logger, bus: inproc.NewBus()}
+func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.Logger) (a *shopApp, err error) {
+	a = &shopApp{orderTTL: s.orderTTL, logger: logger, bus: inproc.NewBus()}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	dbPath := func(service string) string { return filepath.Join(s.dataDir, service+".db") }
+	dbPath := func(service string) string { return filepath.Join(s.DataDir, service+".db") }
 	if a.users, err = user.NewStore(ctx, dbPath("user")); err != nil {
 		return nil, err
 	}
@@ -224,8 +158,7 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	}
 	a.closers = append(a.closers, a.orders.Close)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := app.Registry()
 	metrics := func(service string) (shophttp.ServiceMetrics, error) { return shophttp.NewServiceMetrics(reg, service) }
 
 	catalogSvc := catalog.NewService(a.catalog)
@@ -237,15 +170,15 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, order.NewDevPayments(),
 		order.WithTTL(s.orderTTL), order.WithLogger(logger))
 	level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
-	userSvc := user.NewService(a.users, tokens, user.WithTokenTTL(s.tokenTTL), user.WithBcryptCost(s.bcryptCost))
+	userSvc := user.NewService(a.users, tokens, user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
 
 	for event, h := range inventory.EventHandlers(a.invSvc, logger) {
 		if err := a.bus.Subscribe(event, h); err != nil {
 			return nil, err
 		}
 	}
-	if s.adminEmail != "" {
-		if _, err := user.EnsureAdmin(ctx, a.users, s.adminEmail, s.adminPassword.Value(), s.bcryptCost); err != nil {
+	if s.AdminEmail != "" {
+		if _, err := user.EnsureAdmin(ctx, a.users, s.AdminEmail, s.AdminPassword.Value(), s.BcryptCost); err != nil {
 			return nil, fmt.Errorf("admin account: %w", err)
 		}
 	}
@@ -299,13 +232,13 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 		shophttp.Check{Name: "order-db", Func: a.orders.Ping},
 	)
 	mux.Handle("/", shophttp.NotFound())
-	a.handler = shophttp.WithRequestID(mux)
+	a.handler = mux
 	return a, nil
 }
 
 // background runs the outbox relay and the expiry sweeps until ctx is done;
 // the returned channel closes once they all stopped.
-func (a *app) background(ctx context.Context) <-chan struct{} {
+func (a *shopApp) background(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	tasks := []func(){
 		func() { a.orders.RunOutbox(ctx, a.bus, a.logger) },
@@ -325,17 +258,6 @@ func (a *app) background(ctx context.Context) <-chan struct{} {
 	return done
 }
 
-// debugHandler serves Go's profiler; it is never mounted on the public address.
-func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
-}
-
 // expirySweep is how often unpaid orders are checked for expiry: often
 // enough that an order expires within a tenth of its lifetime (at most 5s,
 // at least 100ms late).
@@ -343,7 +265,7 @@ func expirySweep(ttl time.Duration) time.Duration {
 	return min(max(ttl/10, 100*time.Millisecond), 5*time.Second)
 }
 
-func (a *app) close() {
+func (a *shopApp) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,7 +62,7 @@ func startShop(t *testing.T, dataDir string, extra ...string) *shopProcess {
 	logs := &syncBuffer{}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, logs, func(a string) { addr <- a }) }()
+	go func() { done <- run(ctx, args, logs, func(a net.Addr) { addr <- a.String() }) }()
 	p := &shopProcess{t: t, logs: logs, dataDir: dataDir}
 	select {
 	case a := <-addr:
@@ -462,7 +463,7 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 		{[]string{"-admin-email", "a@example.com"}, "admin-password"},
 		{[]string{"-secret-key", "too-short-secret"}, "secret-key"},
 		{[]string{"-bcrypt-cost", "99"}, "bcrypt-cost"},
-		{[]string{"-addr", "256.0.0.1:99999"}, "256.0.0.1:99999"},
+		{[]string{"-addr", "256.0.0.1:99999"}, "addr (SHOP_ADDR)"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -33,10 +32,9 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/crypto/bcrypt"
+	"github.com/go-kit/log/level"
 
+	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
 	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
@@ -55,19 +53,9 @@ func main() {
 	}
 }
 
-// shutdownTimeout is how long in-flight requests get to finish once a stop
-// signal arrives.
-const shutdownTimeout = 10 * time.Second
-
-// settings are the parsed configuration.
+// settings are the parsed configuration: the settings every example takes.
 type settings struct {
-	addr          string
-	dataDir       string
-	secretKey     config.Secret
-	adminEmail    string
-	adminPassword config.Secret
-	tokenTTL      time.Duration
-	bcryptCost    int
+	app.Settings
 }
 
 // parseSettings reads the settings from args, the environment and ./.env,
@@ -76,33 +64,11 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("usersvc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&s.addr, "addr", "127.0.0.1:5001", "listen address (SHOP_ADDR)")
-	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory of user.db and the generated secret.key (SHOP_DATA_DIR)")
-	fs.Var(&s.secretKey, "secret-key", "token signing key, at least 32 characters; generated and kept in the data dir when unset (SHOP_SECRET_KEY)")
-	fs.StringVar(&s.adminEmail, "admin-email", "", "email of an admin account to make sure of at start; needs -admin-password (SHOP_ADMIN_EMAIL)")
-	fs.Var(&s.adminPassword, "admin-password", "password of that account, used only when it is created (SHOP_ADMIN_PASSWORD)")
-	fs.DurationVar(&s.tokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid (SHOP_TOKEN_TTL)")
-	fs.IntVar(&s.bcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31 (SHOP_BCRYPT_COST)")
+	s.Register(fs, "127.0.0.1:5001")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
-	switch {
-	case fs.NArg() > 0:
-		return s, fmt.Errorf("configuration: unexpected argument %q; every setting is a flag such as -addr", fs.Arg(0))
-	case s.addr == "":
-		return s, errors.New("configuration: addr (SHOP_ADDR) must not be empty")
-	case s.dataDir == "":
-		return s, errors.New("configuration: data-dir (SHOP_DATA_DIR) must not be empty")
-	case s.tokenTTL <= 0:
-		return s, fmt.Errorf("configuration: token-ttl (SHOP_TOKEN_TTL) must be positive, got %s", s.tokenTTL)
-	case s.bcryptCost < bcrypt.MinCost || s.bcryptCost > bcrypt.MaxCost:
-		return s, fmt.Errorf("configuration: bcrypt-cost (SHOP_BCRYPT_COST) must be between %d and %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, s.bcryptCost)
-	case s.adminEmail != "" && s.adminPassword.Value() == "":
-		return s, errors.New("configuration: admin-email (SHOP_ADMIN_EMAIL) is set but admin-password (SHOP_ADMIN_PASSWORD) is not; set both or neither")
-	case s.adminEmail == "" && s.adminPassword.Value() != "":
-		return s, errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
-	}
-	return s, nil
+	return s, s.Check(fs)
 }
 
 // run starts the service and serves until ctx is cancelled, then shuts down
@@ -115,18 +81,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 	if err != nil {
 		return err
 	}
-	logger := log.NewLogfmtLogger(log.NewSyncWriter(stderr))
-	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
-
-	key, err := config.SecretKey(&s.secretKey, s.dataDir)
+	logger := app.Logger(stderr, s.Quiet)
+	tokens, err := s.Tokens()
 	if err != nil {
 		return err
 	}
-	tokens, err := shophttp.NewTokens(key)
-	if err != nil {
-		return fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY): %w", err)
-	}
-	store, err := user.NewStore(ctx, filepath.Join(s.dataDir, "user.db"))
+	store, err := user.NewStore(ctx, filepath.Join(s.DataDir, "user.db"))
 	if err != nil {
 		return err
 	}
@@ -137,28 +97,26 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
-	logger.Log("msg", "stopped")
+	level.Info(logger).Log("msg", "stopped")
 	return nil
 }
 
 // serve runs the HTTP server on store until ctx is cancelled.
 func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.Tokens, store *user.Store, start time.Time, ready []func(net.Addr)) error {
-	if s.adminEmail != "" {
-		admin, err := user.EnsureAdmin(ctx, store, s.adminEmail, s.adminPassword.Value(), s.bcryptCost)
+	if s.AdminEmail != "" {
+		admin, err := user.EnsureAdmin(ctx, store, s.AdminEmail, s.AdminPassword.Value(), s.BcryptCost)
 		if err != nil {
 			return fmt.Errorf("admin-email (SHOP_ADMIN_EMAIL) / admin-password (SHOP_ADMIN_PASSWORD): %w", err)
 		}
-		logger.Log("msg", "admin account ready", "email", admin.Email, "user_id", admin.ID)
+		level.Info(logger).Log("msg", "admin account ready", "email", admin.Email, "user_id", admin.ID)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := app.Registry()
 	metrics, err := shophttp.NewServiceMetrics(reg, "user")
 	if err != nil {
 		return err
 	}
-
-	svc := user.NewService(store, tokens, user.WithTokenTTL(s.tokenTTL), user.WithBcryptCost(s.bcryptCost))
+	svc := user.NewService(store, tokens, user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
 	svc = user.LoggingMiddleware(log.With(logger, "component", "user"))(svc)
 	svc = user.InstrumentingMiddleware(metrics.Requests, metrics.Latency)(svc)
 
@@ -166,46 +124,10 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.
 	mux.Handle("/", user.NewHTTPHandler(user.MakeServerEndpoints(svc), tokens, log.With(logger, "component", "http")))
 	shophttp.Mount(mux, reg, shophttp.Check{Name: "store", Func: store.Ping})
 
-	srv := &http.Server{
-		Handler:           shophttp.WithRequestID(mux),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          stdlibLogger(log.With(logger, "component", "http")),
-	}
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return fmt.Errorf("addr (SHOP_ADDR): %w", err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	logger.Log("msg", "listening", "addr", ln.Addr(), "data_dir", s.dataDir, "start_took", time.Since(start))
-	for _, f := range ready {
-		f(ln.Addr())
-	}
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Log("msg", "shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
-}
-
-// stdlibLogger adapts logger for net/http's own messages (such as TLS
-// handshake errors), so they come out as logfmt like everything else.
-func stdlibLogger(logger log.Logger) *stdlog.Logger {
-	return stdlog.New(log.NewStdlibAdapter(logger), "", 0)
+	return app.Serve(ctx, s.Addr, mux, logger, func(addr net.Addr) {
+		level.Info(logger).Log("msg", "user service ready", "addr", addr, "data_dir", s.DataDir, "start_took", time.Since(start))
+		for _, f := range ready {
+			f(addr)
+		}
+	})
 }

@@ -241,7 +241,7 @@ func TestServiceEndToEnd(t *testing.T) {
 			t.Fatalf("the log shows a secret %q:\n%s", secret, logs)
 		}
 	}
-	for _, want := range []string{"msg=listening", "msg=\"admin account ready\"", "method=Register", "caller=", "ts=", "msg=stopped"} {
+	for _, want := range []string{"msg=listening", "msg=\"admin account ready\"", "method=Register", "request_id=", "ts=", "msg=stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q:\n%s", want, logs)
 		}

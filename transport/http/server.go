@@ -3,7 +3,10 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-kit/kit/transport"
@@ -75,4 +78,22 @@ func Use(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 		h = mw[i](h)
 	}
 	return h
+}
+
+// InstanceURL parses the address of a service instance, given as a base URL
+// ("http://10.0.0.7:5002", "https://catalog.internal/api") or as host:port
+// (taken as http), into a base URL without a trailing slash, query or
+// fragment. Anything else is an error naming the address.
+func InstanceURL(instance string) (*url.URL, error) {
+	s := strings.TrimSpace(instance)
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("instance %q is not an http(s) base URL or host:port", instance)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u, nil
 }

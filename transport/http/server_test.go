@@ -214,3 +214,22 @@ func TestPathValue(t *testing.T) {
 		t.Errorf("PathValue = %q, want p42", got)
 	}
 }
+
+func TestInstanceURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5003":          "http://127.0.0.1:5003",
+		"http://inv:80/":          "http://inv:80",
+		"https://inv/api/?x=1#f":  "https://inv/api",
+		" http://inv.local:9000 ": "http://inv.local:9000",
+	} {
+		u, err := shophttp.InstanceURL(in)
+		if err != nil || u.String() != want {
+			t.Errorf("InstanceURL(%q) = %v, %v; want %s", in, u, err, want)
+		}
+	}
+	for _, in := range []string{"", "ftp://inv", "http://", "http://[::1"} {
+		if _, err := shophttp.InstanceURL(in); err == nil {
+			t.Errorf("InstanceURL(%q) accepted a bad instance", in)
+		}
+	}
+}

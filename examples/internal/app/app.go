@@ -1,0 +1,167 @@
+// Package app is the plumbing every example binary shares: the settings all
+// of them take (address, data dir, token key, first admin), the logger, the
+// metrics registry, and an HTTP server that shuts down gracefully.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	stdlog "log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/kitshop/shop/internal/config"
+	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
+)
+
+// ShutdownTimeout is how long in-flight requests get to finish once a stop
+// signal arrives.
+const ShutdownTimeout = 10 * time.Second
+
+// Settings are the settings every example binary takes. Register them on a
+// flag set, parse it with config.Parse, then call Check.
+type Settings struct {
+	Addr          string
+	DataDir       string
+	SecretKey     config.Secret
+	AdminEmail    string
+	AdminPassword config.Secret
+	TokenTTL      time.Duration
+	BcryptCost    int
+	Quiet         bool
+}
+
+// Register defines the shared flags on fs, with defaultAddr as -addr's default.
+func (s *Settings) Register(fs *flag.FlagSet, defaultAddr string) {
+	fs.StringVar(&s.Addr, "addr", defaultAddr, "listen address (SHOP_ADDR)")
+	fs.StringVar(&s.DataDir, "data-dir", "./data", "directory of the SQLite files and, unless a key is given, secret.key (SHOP_DATA_DIR)")
+	fs.Var(&s.SecretKey, "secret-key", "token signing key, at least 32 characters; generated once and kept in the data dir when unset (SHOP_SECRET_KEY)")
+	fs.StringVar(&s.AdminEmail, "admin-email", "", "email of the first admin account, created at start if missing; needs -admin-password (SHOP_ADMIN_EMAIL)")
+	fs.Var(&s.AdminPassword, "admin-password", "password of that account, used only when it is created (SHOP_ADMIN_PASSWORD)")
+	fs.DurationVar(&s.TokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid (SHOP_TOKEN_TTL)")
+	fs.IntVar(&s.BcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31 (SHOP_BCRYPT_COST)")
+	fs.BoolVar(&s.Quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
+}
+
+// Check validates the parsed settings, naming the setting at fault.
+func (s *Settings) Check(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("configuration: unexpected argument %q; every setting is a flag such as -addr", fs.Arg(0))
+	case s.Addr == "":
+		return errors.New("configuration: addr (SHOP_ADDR) must not be empty")
+	case s.DataDir == "":
+		return errors.New("configuration: data-dir (SHOP_DATA_DIR) must not be empty")
+	case s.TokenTTL <= 0:
+		return fmt.Errorf("configuration: token-ttl (SHOP_TOKEN_TTL) must be positive, got %s", s.TokenTTL)
+	case s.BcryptCost < bcrypt.MinCost || s.BcryptCost > bcrypt.MaxCost:
+		return fmt.Errorf("configuration: bcrypt-cost (SHOP_BCRYPT_COST) must be between %d and %d, got %d", bcrypt.MinCost, bcrypt.MaxCost, s.BcryptCost)
+	case s.AdminEmail != "" && s.AdminPassword.Value() == "":
+		return errors.New("configuration: admin-email (SHOP_ADMIN_EMAIL) is set but admin-password (SHOP_ADMIN_PASSWORD) is not; set both or neither")
+	case s.AdminEmail == "" && s.AdminPassword.Value() != "":
+		return errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
+	}
+	return nil
+}
+
+// Tokens returns the token signer and verifier for the configured key, or
+// the key kept in the data dir (generated on first use).
+func (s *Settings) Tokens() (*shophttp.Tokens, error) {
+	key, err := config.SecretKey(&s.SecretKey, s.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := shophttp.NewTokens(key)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY): %w", err)
+	}
+	return tokens, nil
+}
+
+// Logger returns a logfmt logger writing to w with a UTC timestamp; quiet
+// keeps only warnings and errors.
+func Logger(w io.Writer, quiet bool) log.Logger {
+	logger := log.NewLogfmtLogger(log.NewSyncWriter(w))
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
+	if quiet {
+		logger = level.NewFilter(logger, level.AllowWarn())
+	}
+	return logger
+}
+
+// Registry returns a fresh Prometheus registry (never the global one) with
+// the Go runtime and process collectors, so /metrics shows memory and CPU.
+func Registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Serve listens on addr and serves handler (wrapped with request IDs) until
+// ctx is done, then shuts down gracefully, giving in-flight requests
+// ShutdownTimeout to finish. ready, if not nil, is called with the listening
+// address once connections are accepted. A clean shutdown returns nil.
+func Serve(ctx context.Context, addr string, handler http.Handler, logger log.Logger, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("addr (SHOP_ADDR): %w", err)
+	}
+	srv := &http.Server{
+		Handler:           shophttp.WithRequestID(handler),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          stdlog.New(log.NewStdlibAdapter(log.With(logger, "component", "http")), "", 0),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	level.Info(logger).Log("msg", "listening", "addr", ln.Addr())
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	level.Info(logger).Log("msg", "shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// DebugServer serves Go's profiler on addr (never the public address) until
+// ctx is done. An empty addr serves nothing.
+func DebugServer(ctx context.Context, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug-addr (SHOP_DEBUG_ADDR): %w", err)
+	}
+	srv := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	return nil
+}
