@@ -33,7 +33,7 @@ func DecodeJSON(r *http.Request, v any, limit int64) error {
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		if err != nil || !jsonCompatible(mt) {
 			return shop.E(shop.ErrInvalid, "unsupported_media_type", "Content-Type must be application/json")
 		}
 	}
@@ -58,6 +58,18 @@ func DecodeJSON(r *http.Request, v any, limit int64) error {
 		return shop.E(shop.ErrInvalid, "bad_json", "request body holds more than one JSON value or data after it")
 	}
 	return nil
+}
+
+// jsonCompatible reports whether a body of media type mt may hold JSON:
+// JSON itself, and the types simple clients send JSON under without saying so
+// (curl -d sends application/x-www-form-urlencoded). The body must then
+// still parse as JSON. Other types (multipart forms, XML) are refused.
+func jsonCompatible(mt string) bool {
+	switch mt {
+	case "application/json", "text/plain", "application/x-www-form-urlencoded":
+		return true
+	}
+	return strings.HasSuffix(mt, "+json")
 }
 
 func jsonError(err error) error {

@@ -45,6 +45,8 @@ func TestDecodeJSONAccepts(t *testing.T) {
 		{"charset parameter", `{"name":"mug"}`, "application/json; charset=utf-8", createRequest{Name: "mug"}},
 		{"upper-case media type", `{"name":"mug"}`, "Application/JSON", createRequest{Name: "mug"}},
 		{"+json suffix", `{"name":"mug"}`, "application/merge-patch+json", createRequest{Name: "mug"}},
+		{"curl -d default type", `{"name":"mug"}`, "application/x-www-form-urlencoded", createRequest{Name: "mug"}},
+		{"text/plain", `{"name":"mug"}`, "text/plain; charset=utf-8", createRequest{Name: "mug"}},
 		{"surrounding whitespace", "\n  {\"name\":\"mug\"}\n\n", "application/json", createRequest{Name: "mug"}},
 		{"nested", `{"name":"mug","address":{"city":"Oslo","zip":"0150"},"tags":["a"],"active":true}`, "application/json",
 			createRequest{Name: "mug", Address: &address{City: "Oslo", Zip: "0150"}, Tags: []string{"a"}, Active: true}},
@@ -90,8 +92,9 @@ func TestDecodeJSONRejects(t *testing.T) {
 		{"wrong nested type", `{"address":{"zip":150}}`, "application/json", "bad_json", []string{"zip", "a string"}},
 		{"array body", `[1,2]`, "application/json", "bad_json", []string{"JSON object", "array"}},
 		{"string body", `"mug"`, "application/json", "bad_json", []string{"JSON object", "string"}},
-		{"text content type", `{"name":"mug"}`, "text/plain", "unsupported_media_type", []string{"application/json"}},
-		{"form content type", `name=mug`, "application/x-www-form-urlencoded", "unsupported_media_type", nil},
+		{"multipart content type", `{"name":"mug"}`, "multipart/form-data; boundary=x", "unsupported_media_type", []string{"application/json"}},
+		{"xml content type", `<name>mug</name>`, "application/xml", "unsupported_media_type", nil},
+		{"form body", `name=mug`, "application/x-www-form-urlencoded", "bad_json", nil},
 		{"malformed content type", `{"name":"mug"}`, "application/json; ===", "unsupported_media_type", nil},
 	}
 	for _, tt := range tests {
