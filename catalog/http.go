@@ -24,7 +24,8 @@ import (
 //	DELETE /products/{id}  delete (admin)              204
 //
 // Bearer tokens are checked with v; errors are JSON in the shop's error shape,
-// and any other route is a JSON 404. Request IDs, health and metrics routes
+// and any other route is a JSON 404 (405 for a known path with another
+// method). Request IDs, health and metrics routes
 // are the caller's to add around it (see shophttp.WithRequestID and
 // shophttp.Mount).
 func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
@@ -35,8 +36,7 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 	mux.Handle("GET /products/{id}", kithttp.NewServer(e.GetProductEndpoint, decodeGetProductRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("PATCH /products/{id}", kithttp.NewServer(e.UpdateProductEndpoint, decodeUpdateProductRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("DELETE /products/{id}", kithttp.NewServer(e.DeleteProductEndpoint, decodeDeleteProductRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("/", shophttp.NotFound())
-	return mux
+	return shophttp.Routes(mux)
 }
 
 func decodeCreateProductRequest(_ context.Context, r *http.Request) (any, error) {

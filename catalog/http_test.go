@@ -384,10 +384,16 @@ func TestHTTPWire(t *testing.T) {
 		}
 	}
 
-	// Anything else is a JSON 404.
-	for _, r := range [][2]string{{"GET", "/nope"}, {"PUT", "/products/" + id}, {"POST", "/products/" + id}, {"GET", "/products/a/b"}} {
+	// Anything else is a JSON 404, or 405 for a known path.
+	for _, r := range [][2]string{{"GET", "/nope"}, {"GET", "/products/a/b"}} {
 		status, _, body = f.do(t, r[0], r[1], admin, "")
 		if status != 404 || errorCode(t, body) != "route_not_found" {
+			t.Fatalf("%s %s: %d %s", r[0], r[1], status, body)
+		}
+	}
+	for _, r := range [][2]string{{"PUT", "/products/" + id}, {"POST", "/products/" + id}} {
+		status, _, body = f.do(t, r[0], r[1], admin, "")
+		if status != 405 || errorCode(t, body) != "method_not_allowed" {
 			t.Fatalf("%s %s: %d %s", r[0], r[1], status, body)
 		}
 	}

@@ -20,7 +20,7 @@ import (
 //	POST   /inventory/{product_id}  {"quantity": n}    -> 200 stock after adding (admin)
 //	DELETE /inventory/{product_id}  {"quantity": n}    -> 200 stock after removing (admin)
 //
-// Any other request is a JSON 404. Tokens are checked with v; the service
+// Any other request is a JSON 404 (405 for a known path with another method). Tokens are checked with v; the service
 // decides who may do what. Wrap the handler in shophttp.WithRequestID so
 // log lines carry the request's ID.
 func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
@@ -29,8 +29,7 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 	mux.Handle("GET /inventory/{product_id}", kithttp.NewServer(e.GetStockEndpoint, decodeGetStockRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /inventory/{product_id}", kithttp.NewServer(e.AddStockEndpoint, decodeChangeStockRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("DELETE /inventory/{product_id}", kithttp.NewServer(e.RemoveStockEndpoint, decodeChangeStockRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("/", shophttp.NotFound())
-	return mux
+	return shophttp.Routes(mux)
 }
 
 // NewInternalHTTPHandler serves the routes other services call to hold and
@@ -42,15 +41,14 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 //	POST /internal/reservations/{order_id}/commit   -> 200 reservation
 //	POST /internal/reservations/{order_id}/release  -> 200 reservation
 //
-// Any other request is a JSON 404.
+// Any other request is a JSON 404 (405 for a known path with another method).
 func NewInternalHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
 	mux.Handle("POST /internal/reservations", kithttp.NewServer(e.ReserveEndpoint, decodeReserveRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/commit", kithttp.NewServer(e.CommitEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/release", kithttp.NewServer(e.ReleaseEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("/", shophttp.NotFound())
-	return mux
+	return shophttp.Routes(mux)
 }
 
 // StatusCode is 201 for a reservation the call created, 200 otherwise.

@@ -135,7 +135,7 @@ func TestHTTPPublicRoutes(t *testing.T) {
 		{"POST", "/inventory/p1", admin, `{"quantity":1,"product_id":"p2"}`, 400, "unknown_field"},
 		{"DELETE", "/inventory/p1", admin, `{"quantity":6}`, 409, CodeInsufficientStock},
 		{"DELETE", "/inventory/p9", admin, `{"quantity":1}`, 404, CodeStockNotFound},
-		{"PUT", "/inventory/p1", admin, `{"quantity":1}`, 404, "route_not_found"},
+		{"PUT", "/inventory/p1", admin, `{"quantity":1}`, 405, "method_not_allowed"},
 		{"GET", "/inventory", "", "", 404, "route_not_found"},
 		{"POST", "/internal/nothing", "", "", 404, "route_not_found"},
 	}
@@ -169,7 +169,7 @@ func TestHTTPInternalRoutes(t *testing.T) {
 		{"POST", "/internal/reservations", svc, `{"order_id":"o1","lines":[]}`, 400, CodeInvalidLines},
 		{"POST", "/internal/reservations", svc, `{"order_id":"o1","lines":[{"product_id":"p1","quantity":1}],"expires_at":"soon"}`, 400, "bad_json"},
 		{"POST", "/internal/reservations/o1/commit", svc, "", 404, CodeReservationNotFound},
-		{"GET", "/internal/reservations", svc, "", 404, "route_not_found"},
+		{"GET", "/internal/reservations", svc, "", 405, "method_not_allowed"},
 	} {
 		status, body := h.do(t, tc.method, tc.path, tc.token, tc.body)
 		if status != tc.status || errCode(body) != tc.code {

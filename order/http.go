@@ -27,8 +27,7 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 	mux.Handle("GET /orders/{id}", kithttp.NewServer(e.GetOrderEndpoint, decodeGetOrder, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /orders/{id}/pay", kithttp.NewServer(e.PayOrderEndpoint, decodePayOrder, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /orders/{id}/cancel", kithttp.NewServer(e.CancelOrderEndpoint, decodeCancelOrder, shophttp.EncodeJSON, opts...))
-	mux.Handle("/", shophttp.NotFound())
-	return mux
+	return shophttp.Routes(mux)
 }
 
 func decodePlaceOrder(_ context.Context, r *http.Request) (any, error) {

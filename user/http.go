@@ -35,8 +35,7 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 	mux.Handle("GET /users", kithttp.NewServer(e.ListUsersEndpoint, decodeListUsersRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("GET /users/me", kithttp.NewServer(e.MeEndpoint, decodeMeRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("GET /users/{id}", kithttp.NewServer(e.GetUserEndpoint, decodeGetUserRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("/", shophttp.NotFound())
-	return mux
+	return shophttp.Routes(mux)
 }
 
 func decodeRegisterRequest(_ context.Context, r *http.Request) (any, error) {

@@ -253,7 +253,7 @@ func TestHTTPRoutes(t *testing.T) {
 		{"list bad cursor", "GET", "/users?cursor=%21%21", admin, "", 400, "invalid_cursor"},
 		{"other user", "GET", "/users/someone-else", token, "", 404, "user_not_found"},
 		{"unknown route", "GET", "/nowhere", "", "", 404, "route_not_found"},
-		{"wrong method", "DELETE", "/users/me", admin, "", 404, "route_not_found"},
+		{"wrong method", "DELETE", "/users/me", admin, "", 405, "method_not_allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -339,6 +339,7 @@ func TestShopStory(t *testing.T) {
 	p.expect(204, "", "DELETE", "/products/"+pen, admin, "")
 	p.expect(404, "product_not_found", "GET", "/products/"+pen, "", "")
 	p.expect(404, "route_not_found", "GET", "/no/such/route", "", "")
+	p.expect(405, "method_not_allowed", "PUT", "/products/"+pen, admin, `{}`)
 	p.expect(404, "route_not_found", "POST", "/internal/reservations", admin, `{}`)
 	p.expect(413, "body_too_large", "POST", "/register", "", `{"name":"`+strings.Repeat("a", 100<<10)+`"}`)
 

@@ -53,6 +53,8 @@ func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, context.Canceled):
@@ -83,6 +85,8 @@ func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
 	switch status {
 	case http.StatusRequestEntityTooLarge:
 		detail.Code = "body_too_large"
+	case http.StatusMethodNotAllowed:
+		detail.Code = "method_not_allowed"
 	case http.StatusGatewayTimeout:
 		detail = ErrorDetail{Code: "timeout", Message: "the request took too long"}
 	case statusClientClosedRequest:

@@ -60,6 +60,42 @@ func NewClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: t}
 }
 
+// ErrMethodNotAllowed is the error for a known path asked with a method it
+// does not serve; the error encoder answers it with 405.
+var ErrMethodNotAllowed = errors.New("method not allowed")
+
+// Routes serves mux, answering a request no route matches in the shop's
+// JSON error shape: 404 "route_not_found" for an unknown path, and 405
+// "method_not_allowed" with an Allow header for a known path asked with
+// another method (net/http's ServeMux would answer both in plain text).
+func Routes(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			EncodeError(r.Context(), fmt.Errorf("%w: %s does not serve %s", ErrMethodNotAllowed, r.URL.Path, r.Method), w)
+			return
+		}
+		NotFound().ServeHTTP(w, r)
+	})
+}
+
+// statusProbe records what ServeMux's own 404 or 405 handler would answer.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+
 // NotFound answers any request no route matched with a JSON 404, in the same
 // shape as every other error.
 func NotFound() http.Handler {

@@ -2,7 +2,9 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -230,6 +232,50 @@ func TestInstanceURL(t *testing.T) {
 	for _, in := range []string{"", "ftp://inv", "http://", "http://[::1"} {
 		if _, err := shophttp.InstanceURL(in); err == nil {
 			t.Errorf("InstanceURL(%q) accepted a bad instance", in)
+		}
+	}
+}
+
+func TestRoutesAnswersUnknownRoutesInJSON(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(r.PathValue("id"))) })
+	mux.HandleFunc("DELETE /things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := httptest.NewServer(shophttp.Routes(mux))
+	defer srv.Close()
+	tests := []struct {
+		method, path string
+		status       int
+		code, allow  string
+		body         string
+	}{
+		{"GET", "/things/7", 200, "", "", "7"},
+		{"PUT", "/things/7", 405, "method_not_allowed", "DELETE, GET, HEAD", ""},
+		{"GET", "/nothing", 404, "route_not_found", "", ""},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, resp.StatusCode, raw, tt.status)
+			continue
+		}
+		if tt.body != "" && string(raw) != tt.body {
+			t.Errorf("%s %s body = %q, want %q (path values must reach the handler)", tt.method, tt.path, raw, tt.body)
+		}
+		if tt.code == "" {
+			continue
+		}
+		var body shophttp.ErrorBody
+		if err := json.Unmarshal(raw, &body); err != nil || body.Error.Code != tt.code {
+			t.Errorf("%s %s body = %s, want code %s", tt.method, tt.path, raw, tt.code)
+		}
+		if got := resp.Header.Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s Allow = %q, want %q", tt.method, tt.path, got, tt.allow)
 		}
 	}
 }
