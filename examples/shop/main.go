@@ -89,7 +89,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	logger := app.Logger(stderr, s.Quiet)
+	logger, flushLog := app.Logger(stderr, s.Quiet)
+	defer flushLog()
 	tokens, err := s.Tokens()
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,37 +65,35 @@ func NewClient(timeout time.Duration) *http.Client {
 // does not serve; the error encoder answers it with 405.
 var ErrMethodNotAllowed = errors.New("method not allowed")
 
-// Routes serves mux, answering a request no route matches in the shop's
-// JSON error shape: 404 "route_not_found" for an unknown path, and 405
+// Routes completes mux so that a request no route matches is answered in the
+// shop's JSON error shape: 404 "route_not_found" for an unknown path, and 405
 // "method_not_allowed" with an Allow header for a known path asked with
-// another method (net/http's ServeMux would answer both in plain text).
+// another method (net/http's ServeMux would answer both in plain text). It
+// registers the catch-all pattern "/" on mux, so mux must not have one, and
+// returns mux. Matched requests pay nothing extra.
 func Routes(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if m == r.Method {
+				continue
+			}
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			NotFound().ServeHTTP(w, r)
 			return
 		}
-		probe := &statusProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			EncodeError(r.Context(), fmt.Errorf("%w: %s does not serve %s", ErrMethodNotAllowed, r.URL.Path, r.Method), w)
-			return
-		}
-		NotFound().ServeHTTP(w, r)
-	})
+		slices.Sort(allow)
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		EncodeError(r.Context(), fmt.Errorf("%w: %s does not serve %s", ErrMethodNotAllowed, r.URL.Path, r.Method), w)
+	}))
+	return mux
 }
-
-// statusProbe records what ServeMux's own 404 or 405 handler would answer.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 
 // NotFound answers any request no route matched with a JSON 404, in the same
 // shape as every other error.

@@ -90,14 +90,17 @@ func (s *Settings) Tokens() (*shophttp.Tokens, error) {
 }
 
 // Logger returns a logfmt logger writing to w with a UTC timestamp; quiet
-// keeps only warnings and errors.
-func Logger(w io.Writer, quiet bool) log.Logger {
-	logger := log.NewLogfmtLogger(log.NewSyncWriter(w))
+// keeps only warnings and errors. Lines are buffered for at most 100 ms
+// (warnings and errors go out at once); call the returned function before
+// exiting to write out the rest.
+func Logger(w io.Writer, quiet bool) (log.Logger, func() error) {
+	lw := newLogWriter(w)
+	logger := log.NewLogfmtLogger(lw)
 	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
 	if quiet {
 		logger = level.NewFilter(logger, level.AllowWarn())
 	}
-	return logger
+	return logger, lw.Close
 }
 
 // Registry returns a fresh Prometheus registry (never the global one) with
