@@ -53,9 +53,14 @@ func main() {
 		rounds   = flag.Int("rounds", 1, "rounds; the median round is reported")
 		starts   = flag.Int("starts", 5, "restarts on the existing data dir to time readiness")
 		quiet    = flag.Bool("quiet-shop", false, "start the shop with -quiet (no per-request log lines)")
+		useWrk   = flag.Bool("wrk", false, "drive the load with wrk (must be installed: apt install wrk) instead of the built-in generator")
 	)
 	flag.Parse()
-	if err := run(*conns, *duration, *warmup, *rounds, *starts, *quiet); err != nil {
+	load := loadtest.Run
+	if *useWrk {
+		load = wrkRun
+	}
+	if err := run(load, *conns, *duration, *warmup, *rounds, *starts, *quiet); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -68,7 +73,10 @@ type measurement struct {
 	ratio []float64
 }
 
-func run(conns int, d, warmup time.Duration, rounds, starts int, quiet bool) error {
+// loadFunc drives conns connections of a request for a while and measures.
+type loadFunc func(req *http.Request, body []byte, conns int, d time.Duration) loadtest.Result
+
+func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, quiet bool) error {
 	tmp, err := os.MkdirTemp("", "kitshop-bench-")
 	if err != nil {
 		return err
@@ -167,12 +175,12 @@ func run(conns int, d, warmup time.Duration, rounds, starts int, quiet bool) err
 		for i, p := range pairs {
 			ms[i].name = p.name
 			fmt.Printf("round %d: %s, %d connections, %s each...\n", round, p.name, conns, d)
-			loadtest.Run(p.bare.req, p.bare.body, conns, warmup)
-			b := loadtest.Run(p.bare.req, p.bare.body, conns, d)
+			load(p.bare.req, p.bare.body, conns, warmup)
+			b := load(p.bare.req, p.bare.body, conns, d)
 			stop := make(chan struct{})
 			go sample(stop)
-			loadtest.Run(p.shop.req, p.shop.body, conns, warmup)
-			s := loadtest.Run(p.shop.req, p.shop.body, conns, d)
+			load(p.shop.req, p.shop.body, conns, warmup)
+			s := load(p.shop.req, p.shop.body, conns, d)
 			close(stop)
 			for _, r := range []loadtest.Result{b, s} {
 				if r.Errors > 0 || r.Non2xx > 0 {
