@@ -74,8 +74,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	if err := s.Check(fs); err != nil {
 		return s, err
 	}
-	if s.orderTTL < time.Second {
-		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 1s, got %s", s.orderTTL)
+	if s.orderTTL < 100*time.Millisecond {
+		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 100ms, got %s", s.orderTTL)
 	}
 	return s, nil
 }
