@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/peterbourgon/ff/v3"
 )
@@ -39,7 +40,7 @@ func Parse(fs *flag.FlagSet, args []string, envFile string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("configuration: %w", unwrapFF(err))
+		return fmt.Errorf("configuration: %w", explain(fs, unwrapFF(err)))
 	}
 	return nil
 }
@@ -90,6 +91,46 @@ func unwrapFF(err error) error {
 		}
 		err = u
 	}
+}
+
+// explain replaces the flag package's bare "parse error" with what the
+// setting wants ("want a duration such as 30s, 15m or 2h"). The value itself
+// is not repeated beyond what the flag package already says.
+func explain(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "parse error") {
+		return err
+	}
+	want := ""
+	fs.VisitAll(func(f *flag.Flag) {
+		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if want == "" && (strings.Contains(msg, `flag "`+f.Name+`"`) || strings.Contains(msg, "flag -"+f.Name+":") || strings.Contains(msg, `"`+env+`"`)) {
+			want = wantOf(f.Value)
+		}
+	})
+	if want == "" {
+		return err
+	}
+	return errors.New(strings.Replace(msg, "parse error", "want "+want, 1))
+}
+
+// wantOf describes the values a flag accepts.
+func wantOf(v flag.Value) string {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration such as 30s, 15m or 2h"
+	case bool:
+		return "true or false"
+	case int, int64, uint, uint64:
+		return "a whole number"
+	case float64:
+		return "a number"
+	}
+	return ""
 }
 
 // Secret is a flag value for a secret: it prints as "[redacted]" once set, so

@@ -390,3 +390,27 @@ func TestSecretKeyFileTrimmed(t *testing.T) {
 		t.Errorf("key = %q, want %q", key, kept)
 	}
 }
+
+func TestMalformedValuesSayWhatTheyWant(t *testing.T) {
+	cases := []struct {
+		env, value, want string
+	}{
+		{"SHOP_TTL", "soon", "want a duration"},
+		{"SHOP_COUNT", "many", "want a whole number"},
+		{"SHOP_VERBOSE", "perhaps", "want true or false"},
+	}
+	for _, c := range cases {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			fs.Duration("ttl", time.Minute, "")
+			fs.Int("count", 1, "")
+			fs.Bool("verbose", false, "")
+			err := config.Parse(fs, nil, filepath.Join(t.TempDir(), "missing.env"))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.env) {
+				t.Fatalf("Parse = %v, want an error naming %s that says %q", err, c.env, c.want)
+			}
+		})
+	}
+}
