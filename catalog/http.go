@@ -95,33 +95,16 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 	}
 	return Endpoints{
 		CreateProductEndpoint: client(http.MethodPost, encodeCreateProductRequest,
-			decodeResponse(func(err error) CreateProductResponse { return CreateProductResponse{Err: err} })),
+			shophttp.DecodeResponse(func(err error) CreateProductResponse { return CreateProductResponse{Err: err} })),
 		GetProductEndpoint: client(http.MethodGet, encodeGetProductRequest,
-			decodeResponse(func(err error) GetProductResponse { return GetProductResponse{Err: err} })),
+			shophttp.DecodeResponse(func(err error) GetProductResponse { return GetProductResponse{Err: err} })),
 		UpdateProductEndpoint: client(http.MethodPatch, encodeUpdateProductRequest,
-			decodeResponse(func(err error) UpdateProductResponse { return UpdateProductResponse{Err: err} })),
+			shophttp.DecodeResponse(func(err error) UpdateProductResponse { return UpdateProductResponse{Err: err} })),
 		DeleteProductEndpoint: client(http.MethodDelete, encodeDeleteProductRequest,
-			decodeResponse(func(err error) DeleteProductResponse { return DeleteProductResponse{Err: err} })),
+			shophttp.DecodeResponse(func(err error) DeleteProductResponse { return DeleteProductResponse{Err: err} })),
 		ListProductsEndpoint: client(http.MethodGet, encodeListProductsRequest,
-			decodeResponse(func(err error) ListProductsResponse { return ListProductsResponse{Err: err} })),
+			shophttp.DecodeResponse(func(err error) ListProductsResponse { return ListProductsResponse{Err: err} })),
 	}, nil
-}
-
-// decodeResponse returns a client decoder: a 2xx body becomes a T, a business
-// error (one with a kind other than ErrUnavailable) becomes the response made
-// by failed, and anything else is the endpoint's error.
-func decodeResponse[T any](failed func(error) T) kithttp.DecodeResponseFunc {
-	ok := shophttp.DecodeJSONResponse[T]()
-	return func(ctx context.Context, resp *http.Response) (any, error) {
-		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-			return ok(ctx, resp)
-		}
-		err := shophttp.DecodeError(resp)
-		if k := shop.KindOf(err); k != nil && k != shop.ErrUnavailable {
-			return failed(err), nil
-		}
-		return nil, err
-	}
 }
 
 // withProductID appends /{id} to the request's path, escaped.

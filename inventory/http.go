@@ -2,9 +2,7 @@ package inventory
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -156,50 +154,20 @@ func setPath(r *http.Request, base *url.URL, escapedPath string) error {
 	return nil
 }
 
-// businessError decodes a non-2xx answer. It returns the error as the
-// response's business error for 4xx answers and as a transport error
-// otherwise.
-func businessError(resp *http.Response) (business, transport error) {
-	err := shophttp.DecodeError(resp)
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		return err, nil
-	}
-	return nil, err
-}
+// decodeStockResponse decodes a stock answer; business errors travel in the
+// response (see shophttp.DecodeResponse).
+var decodeStockResponse = shophttp.DecodeResponse(func(err error) StockResponse { return StockResponse{Err: err} })
 
-func decodeJSONBody(resp *http.Response, v any) error {
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
-		return fmt.Errorf("inventory client: decode response: %w", err)
-	}
-	return nil
-}
+// decodeReservation decodes a reservation answer, without Created.
+var decodeReservation = shophttp.DecodeResponse(func(err error) ReservationResponse { return ReservationResponse{Err: err} })
 
-func decodeStockResponse(_ context.Context, resp *http.Response) (any, error) {
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		business, transport := businessError(resp)
-		if transport != nil {
-			return nil, transport
-		}
-		return StockResponse{Err: business}, nil
+// decodeReservationResponse decodes a reservation answer; a 201 means the
+// call created the reservation.
+func decodeReservationResponse(ctx context.Context, resp *http.Response) (any, error) {
+	v, err := decodeReservation(ctx, resp)
+	if r, ok := v.(ReservationResponse); ok && err == nil && resp.StatusCode == http.StatusCreated {
+		r.Created = true
+		return r, nil
 	}
-	var st Stock
-	if err := decodeJSONBody(resp, &st); err != nil {
-		return nil, err
-	}
-	return StockResponse{Stock: st}, nil
-}
-
-func decodeReservationResponse(_ context.Context, resp *http.Response) (any, error) {
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		business, transport := businessError(resp)
-		if transport != nil {
-			return nil, transport
-		}
-		return ReservationResponse{Err: business}, nil
-	}
-	var r Reservation
-	if err := decodeJSONBody(resp, &r); err != nil {
-		return nil, err
-	}
-	return ReservationResponse{Reservation: r, Created: resp.StatusCode == http.StatusCreated}, nil
+	return v, err
 }

@@ -88,7 +88,7 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		}, dec, options...)
 	}
 	noBody := func(context.Context, *http.Request, any) error { return nil }
-	decodeOrder := shophttp.DecodeJSONResponse[OrderResponse]()
+	decodeOrder := shophttp.DecodeResponse(func(err error) OrderResponse { return OrderResponse{Err: err} })
 	idPath := func(suffix string) func(any) string {
 		return func(req any) string {
 			var id string
@@ -123,7 +123,7 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 			}
 			r.URL.RawQuery = q.Encode()
 			return nil
-		}, shophttp.DecodeJSONResponse[ListOrdersResponse]()).Endpoint(),
+		}, shophttp.DecodeResponse(func(err error) ListOrdersResponse { return ListOrdersResponse{Err: err} })).Endpoint(),
 		PayOrderEndpoint:    client(http.MethodPost, idPath("/pay"), shophttp.EncodeJSONRequest, decodeOrder).Endpoint(),
 		CancelOrderEndpoint: client(http.MethodPost, idPath("/cancel"), noBody, decodeOrder).Endpoint(),
 	}, nil

@@ -101,11 +101,11 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		r.URL.Path = prefix + id
 		r.URL.RawPath = (&url.URL{Path: prefix}).EscapedPath() + url.PathEscape(id)
 		return nil
-	}, shophttp.DecodeJSONResponse[UserResponse]())
-	register := client(http.MethodPost, "/register", shophttp.EncodeJSONRequest, shophttp.DecodeJSONResponse[RegisterResponse]())
-	login := client(http.MethodPost, "/login", shophttp.EncodeJSONRequest, shophttp.DecodeJSONResponse[SessionResponse]())
-	me := client(http.MethodGet, "/users/me", encodeNothing, shophttp.DecodeJSONResponse[UserResponse]())
-	list := client(http.MethodGet, "/users", encodeListUsersRequest, shophttp.DecodeJSONResponse[ListUsersResponse]())
+	}, shophttp.DecodeResponse(func(err error) UserResponse { return UserResponse{Err: err} }))
+	register := client(http.MethodPost, "/register", shophttp.EncodeJSONRequest, shophttp.DecodeResponse(func(err error) RegisterResponse { return RegisterResponse{Err: err} }))
+	login := client(http.MethodPost, "/login", shophttp.EncodeJSONRequest, shophttp.DecodeResponse(func(err error) SessionResponse { return SessionResponse{Err: err} }))
+	me := client(http.MethodGet, "/users/me", encodeNothing, shophttp.DecodeResponse(func(err error) UserResponse { return UserResponse{Err: err} }))
+	list := client(http.MethodGet, "/users", encodeListUsersRequest, shophttp.DecodeResponse(func(err error) ListUsersResponse { return ListUsersResponse{Err: err} }))
 	return Endpoints{
 		RegisterEndpoint:  register.Endpoint(),
 		LoginEndpoint:     login.Endpoint(),

@@ -177,3 +177,25 @@ func DecodeJSONResponse[T any]() func(context.Context, *http.Response) (any, err
 		return v, nil
 	}
 }
+
+// DecodeResponse returns a go-kit DecodeResponseFunc for clients whose
+// response type T carries business errors (see endpoint.Failer): a 2xx body
+// is decoded into a T; a business error (an error with a kind other than
+// ErrUnavailable, such as not found or conflict) becomes the response
+// failed(err), so the endpoint itself succeeds and breakers, retries and
+// load balancers count only transport failures, 5xx and ErrUnavailable;
+// anything else is the endpoint's error. Either way the caller of a
+// client-side Service method gets the error with its kind and code.
+func DecodeResponse[T any](failed func(error) T) func(context.Context, *http.Response) (any, error) {
+	ok := DecodeJSONResponse[T]()
+	return func(ctx context.Context, resp *http.Response) (any, error) {
+		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			return ok(ctx, resp)
+		}
+		err := DecodeError(resp)
+		if k := shop.KindOf(err); k != nil && k != shop.ErrUnavailable {
+			return failed(err), nil
+		}
+		return nil, err
+	}
+}

@@ -279,3 +279,40 @@ func TestRoutesAnswersUnknownRoutesInJSON(t *testing.T) {
 		}
 	}
 }
+
+type thingResponse struct {
+	Name string `json:"name"`
+	Err  error  `json:"-"`
+}
+
+// TestDecodeResponseKeepsBusinessErrorsOutOfTheEndpoint checks that a
+// client endpoint fails only for transport trouble: business errors ride in
+// the response, so a breaker around the endpoint never counts them.
+func TestDecodeResponseKeepsBusinessErrorsOutOfTheEndpoint(t *testing.T) {
+	decode := shophttp.DecodeResponse(func(err error) thingResponse { return thingResponse{Err: err} })
+	answer := func(status int, body string) (any, error) {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Type", "application/json")
+		rec.WriteHeader(status)
+		rec.WriteString(body)
+		return decode(context.Background(), rec.Result())
+	}
+	v, err := answer(200, `{"name":"mug"}`)
+	if err != nil || v.(thingResponse).Name != "mug" {
+		t.Fatalf("2xx = %v, %v", v, err)
+	}
+	for _, status := range []int{400, 401, 402, 403, 404, 409, 429} {
+		v, err := answer(status, `{"error":{"code":"some_code","message":"m"}}`)
+		if err != nil {
+			t.Fatalf("HTTP %d became an endpoint error: %v", status, err)
+		}
+		if got := v.(thingResponse).Err; shop.KindOf(got) == nil || shop.CodeOf(got) != "some_code" {
+			t.Fatalf("HTTP %d: response error %v lost its kind or code", status, got)
+		}
+	}
+	for _, status := range []int{500, 502, 503} {
+		if _, err := answer(status, `{"error":{"code":"x","message":"m"}}`); err == nil {
+			t.Fatalf("HTTP %d was not an endpoint error", status)
+		}
+	}
+}
