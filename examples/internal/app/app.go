@@ -12,6 +12,9 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/go-kit/log"
@@ -167,4 +170,20 @@ func DebugServer(ctx context.Context, addr string) error {
 	go srv.Serve(ln)
 	go func() { <-ctx.Done(); srv.Close() }()
 	return nil
+}
+
+// Main runs a binary's run function with a context that ends on SIGINT or
+// SIGTERM, then exits: 0 after a clean stop, 2 after -h, and 1 with the error
+// printed after anything else.
+func Main(name string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
