@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/kitshop/shop/internal/calls"
+
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
@@ -26,43 +28,41 @@ type loggingMiddleware struct {
 	logger log.Logger
 }
 
-func (mw loggingMiddleware) log(ctx context.Context, begin time.Time, err error, keyvals ...any) {
-	kv := append([]any{"request_id", shop.RequestIDFrom(ctx)}, keyvals...)
-	kv = append(kv, "took", time.Since(begin), "err", err)
-	mw.logger.Log(kv...)
+func (mw loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
+	calls.Log(ctx, mw.logger, method, begin, err, kv...)
 }
 
 func (mw loggingMiddleware) CreateProduct(ctx context.Context, np NewProduct) (p Product, err error) {
 	defer func(begin time.Time) {
-		mw.log(ctx, begin, err, "method", "CreateProduct", "sku", np.SKU, "id", p.ID)
+		mw.log(ctx, "CreateProduct", begin, err, "sku", np.SKU, "id", p.ID)
 	}(time.Now())
 	return mw.next.CreateProduct(ctx, np)
 }
 
 func (mw loggingMiddleware) GetProduct(ctx context.Context, id string) (p Product, err error) {
 	defer func(begin time.Time) {
-		mw.log(ctx, begin, err, "method", "GetProduct", "id", id)
+		mw.log(ctx, "GetProduct", begin, err, "id", id)
 	}(time.Now())
 	return mw.next.GetProduct(ctx, id)
 }
 
 func (mw loggingMiddleware) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (p Product, err error) {
 	defer func(begin time.Time) {
-		mw.log(ctx, begin, err, "method", "UpdateProduct", "id", id)
+		mw.log(ctx, "UpdateProduct", begin, err, "id", id)
 	}(time.Now())
 	return mw.next.UpdateProduct(ctx, id, patch)
 }
 
 func (mw loggingMiddleware) DeleteProduct(ctx context.Context, id string) (err error) {
 	defer func(begin time.Time) {
-		mw.log(ctx, begin, err, "method", "DeleteProduct", "id", id)
+		mw.log(ctx, "DeleteProduct", begin, err, "id", id)
 	}(time.Now())
 	return mw.next.DeleteProduct(ctx, id)
 }
 
 func (mw loggingMiddleware) ListProducts(ctx context.Context, q ListQuery) (page shop.Page[Product], err error) {
 	defer func(begin time.Time) {
-		mw.log(ctx, begin, err, "method", "ListProducts", "limit", q.Limit, "category", q.Category, "q", q.Q, "items", len(page.Items))
+		mw.log(ctx, "ListProducts", begin, err, "limit", q.Limit, "category", q.Category, "q", q.Q, "items", len(page.Items))
 	}(time.Now())
 	return mw.next.ListProducts(ctx, q)
 }
@@ -73,47 +73,36 @@ func (mw loggingMiddleware) ListProducts(ctx context.Context, q ListQuery) (page
 // matching pair.
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, requests: requests, latency: latency}
+		return instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
-	next     Service
-	requests metrics.Counter
-	latency  metrics.Histogram
-}
-
-func (mw instrumentingMiddleware) observe(method string, begin time.Time, err error) {
-	code := ""
-	if err != nil {
-		code = shop.CodeOf(err)
-	}
-	lvs := []string{"method", method, "code", code}
-	mw.requests.With(lvs...).Add(1)
-	mw.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	next    Service
+	metrics calls.Metrics
 }
 
 func (mw instrumentingMiddleware) CreateProduct(ctx context.Context, np NewProduct) (p Product, err error) {
-	defer func(begin time.Time) { mw.observe("CreateProduct", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("CreateProduct", begin, err) }(time.Now())
 	return mw.next.CreateProduct(ctx, np)
 }
 
 func (mw instrumentingMiddleware) GetProduct(ctx context.Context, id string) (p Product, err error) {
-	defer func(begin time.Time) { mw.observe("GetProduct", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("GetProduct", begin, err) }(time.Now())
 	return mw.next.GetProduct(ctx, id)
 }
 
 func (mw instrumentingMiddleware) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (p Product, err error) {
-	defer func(begin time.Time) { mw.observe("UpdateProduct", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("UpdateProduct", begin, err) }(time.Now())
 	return mw.next.UpdateProduct(ctx, id, patch)
 }
 
 func (mw instrumentingMiddleware) DeleteProduct(ctx context.Context, id string) (err error) {
-	defer func(begin time.Time) { mw.observe("DeleteProduct", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("DeleteProduct", begin, err) }(time.Now())
 	return mw.next.DeleteProduct(ctx, id)
 }
 
 func (mw instrumentingMiddleware) ListProducts(ctx context.Context, q ListQuery) (page shop.Page[Product], err error) {
-	defer func(begin time.Time) { mw.observe("ListProducts", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("ListProducts", begin, err) }(time.Now())
 	return mw.next.ListProducts(ctx, q)
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/kitshop/shop/internal/calls"
+
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
-	"github.com/kitshop/shop"
 )
 
 // Middleware decorates a Service with a cross-cutting concern such as
@@ -26,9 +27,7 @@ type loggingMiddleware struct {
 }
 
 func (mw loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
-	kv = append([]any{"method", method}, kv...)
-	kv = append(kv, "request_id", shop.RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
-	mw.logger.Log(kv...)
+	calls.Log(ctx, mw.logger, method, begin, err, kv...)
 }
 
 func (mw loggingMiddleware) GetStock(ctx context.Context, productID string) (st Stock, err error) {
@@ -73,51 +72,41 @@ func (mw loggingMiddleware) Release(ctx context.Context, orderID string) (r Rese
 // makes a matching pair.
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, requests: requests, latency: latency}
+		return instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
-	next     Service
-	requests metrics.Counter
-	latency  metrics.Histogram
-}
-
-func (mw instrumentingMiddleware) record(method string, begin time.Time, err error) {
-	code := ""
-	if err != nil {
-		code = shop.CodeOf(err)
-	}
-	mw.requests.With("method", method, "code", code).Add(1)
-	mw.latency.With("method", method, "code", code).Observe(time.Since(begin).Seconds())
+	next    Service
+	metrics calls.Metrics
 }
 
 func (mw instrumentingMiddleware) GetStock(ctx context.Context, productID string) (st Stock, err error) {
-	defer func(begin time.Time) { mw.record("GetStock", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("GetStock", begin, err) }(time.Now())
 	return mw.next.GetStock(ctx, productID)
 }
 
 func (mw instrumentingMiddleware) AddStock(ctx context.Context, productID string, quantity int64) (st Stock, err error) {
-	defer func(begin time.Time) { mw.record("AddStock", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("AddStock", begin, err) }(time.Now())
 	return mw.next.AddStock(ctx, productID, quantity)
 }
 
 func (mw instrumentingMiddleware) RemoveStock(ctx context.Context, productID string, quantity int64) (st Stock, err error) {
-	defer func(begin time.Time) { mw.record("RemoveStock", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("RemoveStock", begin, err) }(time.Now())
 	return mw.next.RemoveStock(ctx, productID, quantity)
 }
 
 func (mw instrumentingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, err error) {
-	defer func(begin time.Time) { mw.record("Reserve", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("Reserve", begin, err) }(time.Now())
 	return mw.next.Reserve(ctx, orderID, lines, expiresAt)
 }
 
 func (mw instrumentingMiddleware) Commit(ctx context.Context, orderID string) (r Reservation, err error) {
-	defer func(begin time.Time) { mw.record("Commit", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("Commit", begin, err) }(time.Now())
 	return mw.next.Commit(ctx, orderID)
 }
 
 func (mw instrumentingMiddleware) Release(ctx context.Context, orderID string) (r Reservation, err error) {
-	defer func(begin time.Time) { mw.record("Release", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("Release", begin, err) }(time.Now())
 	return mw.next.Release(ctx, orderID)
 }

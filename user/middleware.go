@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/kitshop/shop/internal/calls"
+
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 
@@ -28,12 +30,10 @@ type loggingMiddleware struct {
 }
 
 func (mw *loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
-	fields := append([]any{"method", method}, kv...)
 	if id, ok := shop.IdentityFrom(ctx); ok {
-		fields = append(fields, "caller_id", id.UserID)
+		kv = append(kv, "caller_id", id.UserID)
 	}
-	fields = append(fields, "request_id", shop.RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
-	mw.logger.Log(fields...)
+	calls.Log(ctx, mw.logger, method, begin, err, kv...)
 }
 
 // loggableEmail returns email normalized if it is a valid address, else a
@@ -87,47 +87,36 @@ func (mw *loggingMiddleware) ListUsers(ctx context.Context, p shop.PageRequest) 
 // pair.
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return &instrumentingMiddleware{next: next, requests: requests, latency: latency}
+		return &instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
-	next     Service
-	requests metrics.Counter
-	latency  metrics.Histogram
-}
-
-func (mw *instrumentingMiddleware) observe(method string, begin time.Time, err error) {
-	code := ""
-	if err != nil {
-		code = shop.CodeOf(err)
-	}
-	lvs := []string{"method", method, "code", code}
-	mw.requests.With(lvs...).Add(1)
-	mw.latency.With(lvs...).Observe(time.Since(begin).Seconds())
+	next    Service
+	metrics calls.Metrics
 }
 
 func (mw *instrumentingMiddleware) Register(ctx context.Context, r Registration) (u User, err error) {
-	defer func(begin time.Time) { mw.observe("Register", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("Register", begin, err) }(time.Now())
 	return mw.next.Register(ctx, r)
 }
 
 func (mw *instrumentingMiddleware) Login(ctx context.Context, email, password string) (s Session, err error) {
-	defer func(begin time.Time) { mw.observe("Login", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("Login", begin, err) }(time.Now())
 	return mw.next.Login(ctx, email, password)
 }
 
 func (mw *instrumentingMiddleware) GetUser(ctx context.Context, id string) (u User, err error) {
-	defer func(begin time.Time) { mw.observe("GetUser", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("GetUser", begin, err) }(time.Now())
 	return mw.next.GetUser(ctx, id)
 }
 
 func (mw *instrumentingMiddleware) Me(ctx context.Context) (u User, err error) {
-	defer func(begin time.Time) { mw.observe("Me", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("Me", begin, err) }(time.Now())
 	return mw.next.Me(ctx)
 }
 
 func (mw *instrumentingMiddleware) ListUsers(ctx context.Context, p shop.PageRequest) (page shop.Page[User], err error) {
-	defer func(begin time.Time) { mw.observe("ListUsers", begin, err) }(time.Now())
+	defer func(begin time.Time) { mw.metrics.Record("ListUsers", begin, err) }(time.Now())
 	return mw.next.ListUsers(ctx, p)
 }

@@ -1,0 +1,41 @@
+// Package calls holds what every domain's logging and instrumenting middleware
+// does once a call has finished, so the typed per-domain wrappers only name
+// the method and the fields worth logging.
+package calls
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/log"
+
+	"github.com/kitshop/shop"
+)
+
+// Log writes one line for a finished call: the method, the caller's fields
+// kv, the request ID, how long the call took and its error.
+func Log(ctx context.Context, logger log.Logger, method string, begin time.Time, err error, kv ...any) {
+	fields := make([]any, 0, len(kv)+8)
+	fields = append(fields, "method", method)
+	fields = append(fields, kv...)
+	fields = append(fields, "request_id", shop.RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
+	logger.Log(fields...)
+}
+
+// Metrics are a service's call counter and latency histogram.
+type Metrics struct {
+	Requests metrics.Counter
+	Latency  metrics.Histogram
+}
+
+// Record counts a finished call and observes its duration in seconds, both
+// labelled "method" and "code" (shop.CodeOf of the error, "" on success).
+func (m Metrics) Record(method string, begin time.Time, err error) {
+	code := ""
+	if err != nil {
+		code = shop.CodeOf(err)
+	}
+	m.Requests.With("method", method, "code", code).Add(1)
+	m.Latency.With("method", method, "code", code).Observe(time.Since(begin).Seconds())
+}
