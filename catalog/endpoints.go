@@ -2,11 +2,11 @@ package catalog
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/calls"
 )
 
 // Endpoints holds one go-kit endpoint per Service method. On the server side
@@ -58,81 +58,35 @@ func MakeServerEndpoints(s Service) Endpoints {
 
 // CreateProduct calls the CreateProductEndpoint.
 func (e Endpoints) CreateProduct(ctx context.Context, p NewProduct) (Product, error) {
-	resp, err := e.CreateProductEndpoint(ctx, CreateProductRequest{NewProduct: p})
-	if err != nil {
-		return Product{}, err
-	}
-	r, err := as[CreateProductResponse](resp)
-	if err != nil {
-		return Product{}, err
-	}
-	return r.Product, r.Err
+	r, err := calls.Result[CreateProductResponse](e.CreateProductEndpoint(ctx, CreateProductRequest{NewProduct: p}))
+	return r.Product, err
 }
 
 // GetProduct calls the GetProductEndpoint.
 func (e Endpoints) GetProduct(ctx context.Context, id string) (Product, error) {
-	resp, err := e.GetProductEndpoint(ctx, GetProductRequest{ID: id})
-	if err != nil {
-		return Product{}, err
-	}
-	r, err := as[GetProductResponse](resp)
-	if err != nil {
-		return Product{}, err
-	}
-	return r.Product, r.Err
+	r, err := calls.Result[GetProductResponse](e.GetProductEndpoint(ctx, GetProductRequest{ID: id}))
+	return r.Product, err
 }
 
 // UpdateProduct calls the UpdateProductEndpoint.
 func (e Endpoints) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (Product, error) {
-	resp, err := e.UpdateProductEndpoint(ctx, UpdateProductRequest{ID: id, Patch: patch})
-	if err != nil {
-		return Product{}, err
-	}
-	r, err := as[UpdateProductResponse](resp)
-	if err != nil {
-		return Product{}, err
-	}
-	return r.Product, r.Err
+	r, err := calls.Result[UpdateProductResponse](e.UpdateProductEndpoint(ctx, UpdateProductRequest{ID: id, Patch: patch}))
+	return r.Product, err
 }
 
 // DeleteProduct calls the DeleteProductEndpoint.
 func (e Endpoints) DeleteProduct(ctx context.Context, id string) error {
-	resp, err := e.DeleteProductEndpoint(ctx, DeleteProductRequest{ID: id})
-	if err != nil {
-		return err
-	}
-	r, err := as[DeleteProductResponse](resp)
-	if err != nil {
-		return err
-	}
-	return r.Err
+	_, err := calls.Result[DeleteProductResponse](e.DeleteProductEndpoint(ctx, DeleteProductRequest{ID: id}))
+	return err
 }
 
 // ListProducts calls the ListProductsEndpoint.
 func (e Endpoints) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error) {
-	resp, err := e.ListProductsEndpoint(ctx, ListProductsRequest{ListQuery: q})
-	if err != nil {
-		return shop.Page[Product]{}, err
-	}
-	r, err := as[ListProductsResponse](resp)
-	if err != nil {
-		return shop.Page[Product]{}, err
-	}
-	if r.Err == nil && r.Items == nil {
+	r, err := calls.Result[ListProductsResponse](e.ListProductsEndpoint(ctx, ListProductsRequest{ListQuery: q}))
+	if err == nil && r.Items == nil {
 		r.Items = []Product{}
 	}
-	return r.Page, r.Err
-}
-
-// as asserts an endpoint's response to the type the method expects, so a
-// miswired endpoint is an error instead of a panic.
-func as[T any](resp any) (T, error) {
-	r, ok := resp.(T)
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("catalog: endpoint returned %T, want %T", resp, zero)
-	}
-	return r, nil
+	return r.Page, err
 }
 
 // CreateProductRequest is the input of the CreateProduct endpoint; its JSON

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
+	"github.com/kitshop/shop/internal/calls"
 )
 
 // Endpoints holds one go-kit endpoint per Service method. On the server side
@@ -144,20 +145,13 @@ func MakeReleaseEndpoint(s Service) endpoint.Endpoint {
 
 // stockResult unpacks a StockResponse from an endpoint call.
 func stockResult(response any, err error) (Stock, error) {
-	if err != nil {
-		return Stock{}, err
-	}
-	resp := response.(StockResponse)
-	return resp.Stock, resp.Err
+	r, err := calls.Result[StockResponse](response, err)
+	return r.Stock, err
 }
 
 // reservationResult unpacks a ReservationResponse from an endpoint call.
 func reservationResult(response any, err error) (ReservationResponse, error) {
-	if err != nil {
-		return ReservationResponse{}, err
-	}
-	resp := response.(ReservationResponse)
-	return resp, resp.Err
+	return calls.Result[ReservationResponse](response, err)
 }
 
 // GetStock implements Service by calling GetStockEndpoint.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/calls"
 )
 
 // Endpoints collects the order service's endpoints. On the server side
@@ -116,12 +117,8 @@ func (e Endpoints) GetOrder(ctx context.Context, id string) (Order, error) {
 
 // ListOrders implements Service by calling the endpoint.
 func (e Endpoints) ListOrders(ctx context.Context, p shop.PageRequest) (shop.Page[Order], error) {
-	resp, err := e.ListOrdersEndpoint(ctx, ListOrdersRequest{p})
-	if err != nil {
-		return shop.Page[Order]{}, err
-	}
-	r := resp.(ListOrdersResponse)
-	return r.Page, r.Err
+	r, err := calls.Result[ListOrdersResponse](e.ListOrdersEndpoint(ctx, ListOrdersRequest{p}))
+	return r.Page, err
 }
 
 // PayOrder implements Service by calling the endpoint.
@@ -135,9 +132,6 @@ func (e Endpoints) CancelOrder(ctx context.Context, id string) (Order, error) {
 }
 
 func orderResult(resp any, err error) (Order, error) {
-	if err != nil {
-		return Order{}, err
-	}
-	r := resp.(OrderResponse)
-	return r.Order, r.Err
+	r, err := calls.Result[OrderResponse](resp, err)
+	return r.Order, err
 }

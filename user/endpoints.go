@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/calls"
 )
 
 // Endpoints collects one go-kit endpoint per Service method. On the server
@@ -58,78 +59,32 @@ func MakeServerEndpoints(s Service) Endpoints {
 
 // Register calls the RegisterEndpoint; it makes Endpoints a Service.
 func (e Endpoints) Register(ctx context.Context, r Registration) (User, error) {
-	resp, err := e.RegisterEndpoint(ctx, RegisterRequest{Registration: r})
-	if err != nil {
-		return User{}, err
-	}
-	res, err := as[RegisterResponse](resp)
-	if err != nil {
-		return User{}, err
-	}
-	return res.User, res.Err
+	res, err := calls.Result[RegisterResponse](e.RegisterEndpoint(ctx, RegisterRequest{Registration: r}))
+	return res.User, err
 }
 
 // Login calls the LoginEndpoint.
 func (e Endpoints) Login(ctx context.Context, email, password string) (Session, error) {
-	resp, err := e.LoginEndpoint(ctx, LoginRequest{Email: email, Password: password})
-	if err != nil {
-		return Session{}, err
-	}
-	res, err := as[SessionResponse](resp)
-	if err != nil {
-		return Session{}, err
-	}
-	return res.Session, res.Err
+	res, err := calls.Result[SessionResponse](e.LoginEndpoint(ctx, LoginRequest{Email: email, Password: password}))
+	return res.Session, err
 }
 
 // GetUser calls the GetUserEndpoint.
 func (e Endpoints) GetUser(ctx context.Context, id string) (User, error) {
-	resp, err := e.GetUserEndpoint(ctx, GetUserRequest{ID: id})
-	if err != nil {
-		return User{}, err
-	}
-	res, err := as[UserResponse](resp)
-	if err != nil {
-		return User{}, err
-	}
-	return res.User, res.Err
+	res, err := calls.Result[UserResponse](e.GetUserEndpoint(ctx, GetUserRequest{ID: id}))
+	return res.User, err
 }
 
 // Me calls the MeEndpoint.
 func (e Endpoints) Me(ctx context.Context) (User, error) {
-	resp, err := e.MeEndpoint(ctx, MeRequest{})
-	if err != nil {
-		return User{}, err
-	}
-	res, err := as[UserResponse](resp)
-	if err != nil {
-		return User{}, err
-	}
-	return res.User, res.Err
+	res, err := calls.Result[UserResponse](e.MeEndpoint(ctx, MeRequest{}))
+	return res.User, err
 }
 
 // ListUsers calls the ListUsersEndpoint.
 func (e Endpoints) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error) {
-	resp, err := e.ListUsersEndpoint(ctx, ListUsersRequest{PageRequest: p})
-	if err != nil {
-		return shop.Page[User]{}, err
-	}
-	res, err := as[ListUsersResponse](resp)
-	if err != nil {
-		return shop.Page[User]{}, err
-	}
-	return res.Page, res.Err
-}
-
-// as converts an endpoint's response to the type its method expects, with
-// an error instead of a panic when an endpoint middleware returned another.
-func as[T any](resp any) (T, error) {
-	v, ok := resp.(T)
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("user: endpoint returned %T, want %T", resp, zero)
-	}
-	return v, nil
+	res, err := calls.Result[ListUsersResponse](e.ListUsersEndpoint(ctx, ListUsersRequest{PageRequest: p}))
+	return res.Page, err
 }
 
 // RegisterRequest is the request of the RegisterEndpoint; its JSON is

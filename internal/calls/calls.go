@@ -5,6 +5,7 @@ package calls
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -38,4 +39,20 @@ func (m Metrics) Record(method string, begin time.Time, err error) {
 	}
 	m.Requests.With("method", method, "code", code).Add(1)
 	m.Latency.With("method", method, "code", code).Observe(time.Since(begin).Seconds())
+}
+
+// Result unpacks what an endpoint returned on the client side: its
+// transport error, or else the response as an R together with the business
+// error it carries. A response of another type (an endpoint middleware
+// replaced it) is an error naming both types.
+func Result[R interface{ Failed() error }](resp any, err error) (R, error) {
+	var r R
+	if err != nil {
+		return r, err
+	}
+	r, ok := resp.(R)
+	if !ok {
+		return r, fmt.Errorf("endpoint returned %T, want %T", resp, r)
+	}
+	return r, r.Failed()
 }
