@@ -70,11 +70,7 @@ func (s *Store) notify() {
 }
 
 // PendingEvents returns how many events wait to be published.
-func (s *Store) PendingEvents(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
-	return n, err
-}
+func (s *Store) PendingEvents(ctx context.Context) (int, error) { return outbox.Pending(ctx, s.db) }
 
 func (s *Store) create(ctx context.Context, o Order, idemKey, hash string) error {
 	lines, err := json.Marshal(o.Lines)

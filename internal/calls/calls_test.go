@@ -9,9 +9,9 @@ import (
 	"time"
 
 	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/go-kit/log"
 
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/calls"

@@ -161,9 +161,12 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 }
 
 // Pending returns how many events wait to be published.
-func (r *Relay) Pending(ctx context.Context) (int, error) {
+func (r *Relay) Pending(ctx context.Context) (int, error) { return Pending(ctx, r.db) }
+
+// Pending returns how many events of db's outbox wait to be published.
+func Pending(ctx context.Context, db *sqlitedb.DB) (int, error) {
 	var n int
-	err := r.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
 	return n, err
 }
 

@@ -103,18 +103,6 @@ func NotFound() http.Handler {
 	})
 }
 
-// PathValue returns a go-kit-friendly accessor of a {name} path segment of
-// Go's ServeMux patterns.
-func PathValue(r *http.Request, name string) string { return r.PathValue(name) }
-
-// Use wraps h in middlewares, the first outermost.
-func Use(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
-	for i := len(mw) - 1; i >= 0; i-- {
-		h = mw[i](h)
-	}
-	return h
-}
-
 // InstanceURL parses the address of a service instance, given as a base URL
 // ("http://10.0.0.7:5002", "https://catalog.internal/api") or as host:port
 // (taken as http), into a base URL without a trailing slash, query or

@@ -168,25 +168,6 @@ func TestGoKitRoundTrip(t *testing.T) {
 	})
 }
 
-func TestUseOrder(t *testing.T) {
-	var order []string
-	mw := func(name string) func(http.Handler) http.Handler {
-		return func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				order = append(order, name+">")
-				next.ServeHTTP(w, r)
-				order = append(order, "<"+name)
-			})
-		}
-	}
-	h := shophttp.Use(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { order = append(order, "handler") }),
-		mw("outer"), mw("inner"))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-	if got, want := strings.Join(order, " "), "outer> inner> handler <inner <outer"; got != want {
-		t.Errorf("order = %q, want %q", got, want)
-	}
-}
-
 func TestNewClient(t *testing.T) {
 	c := shophttp.NewClient(3 * time.Second)
 	if c.Timeout != 3*time.Second {
@@ -204,16 +185,6 @@ func TestNewClient(t *testing.T) {
 	}
 	if def := http.DefaultTransport.(*http.Transport); def.MaxIdleConnsPerHost == 256 {
 		t.Error("NewClient changed http.DefaultTransport")
-	}
-}
-
-func TestPathValue(t *testing.T) {
-	var got string
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /products/{id}", func(w http.ResponseWriter, r *http.Request) { got = shophttp.PathValue(r, "id") })
-	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/products/p42", nil))
-	if got != "p42" {
-		t.Errorf("PathValue = %q, want p42", got)
 	}
 }
 
