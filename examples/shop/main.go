@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -96,8 +97,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 
 	bg, stopBackground := context.WithCancel(context.Background())
-	done := a.background(bg)
-	defer func() { stopBackground(); <-done }()
+	waitBackground := a.background(bg)
+	defer func() { stopBackground(); waitBackground() }()
 
 	return app.Serve(ctx, s.Addr, a.handler, logger, func(addr net.Addr) {
 		level.Info(logger).Log("msg", "shop ready", "addr", addr, "data_dir", s.DataDir, "startup", time.Since(start))
@@ -149,7 +150,6 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	a.closers = append(a.closers, a.orders.Close)
 
 	reg := app.Registry()
-	metrics := func(service string) (shophttp.ServiceMetrics, error) { return shophttp.NewServiceMetrics(reg, service) }
 
 	catalogSvc := catalog.NewService(a.catalog)
 	a.invSvc = inventory.NewService(a.inventory, inventory.WithProductCheck(func(ctx context.Context, id string) error {
@@ -180,22 +180,13 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 
 	// The public services get logging and metrics; the calls order makes to
 	// catalog and inventory inside the process use the plain services.
-	um, err := metrics("user")
-	if err != nil {
-		return nil, err
+	ms := map[string]shophttp.ServiceMetrics{}
+	for _, service := range []string{"user", "catalog", "inventory", "order"} {
+		if ms[service], err = shophttp.NewServiceMetrics(reg, service); err != nil {
+			return nil, err
+		}
 	}
-	cm, err := metrics("catalog")
-	if err != nil {
-		return nil, err
-	}
-	im, err := metrics("inventory")
-	if err != nil {
-		return nil, err
-	}
-	om, err := metrics("order")
-	if err != nil {
-		return nil, err
-	}
+	um, cm, im, om := ms["user"], ms["catalog"], ms["inventory"], ms["order"]
 	publicUser := user.LoggingMiddleware(logger)(user.InstrumentingMiddleware(um.Requests, um.Latency)(userSvc))
 	publicCatalog := catalog.LoggingMiddleware(logger)(catalog.InstrumentingMiddleware(cm.Requests, cm.Latency)(catalogSvc))
 	publicInventory := inventory.LoggingMiddleware(logger)(inventory.InstrumentingMiddleware(im.Requests, im.Latency)(a.invSvc))
@@ -227,25 +218,13 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 }
 
 // background runs the outbox relay and the expiry sweeps until ctx is done;
-// the returned channel closes once they all stopped.
-func (a *shopApp) background(ctx context.Context) <-chan struct{} {
-	done := make(chan struct{})
-	tasks := []func(){
-		func() { a.orders.RunOutbox(ctx, a.bus, a.logger) },
-		func() { a.orderSvc.RunExpiry(ctx, expirySweep(a.orderTTL)) },
-		func() { a.expirer.RunExpiry(ctx, 10*time.Second, a.logger) },
-	}
-	remaining := make(chan struct{}, len(tasks))
-	for _, t := range tasks {
-		go func() { t(); remaining <- struct{}{} }()
-	}
-	go func() {
-		for range tasks {
-			<-remaining
-		}
-		close(done)
-	}()
-	return done
+// the returned function waits until they all stopped.
+func (a *shopApp) background(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.orders.RunOutbox(ctx, a.bus, a.logger) })
+	wg.Go(func() { a.orderSvc.RunExpiry(ctx, expirySweep(a.orderTTL)) })
+	wg.Go(func() { a.expirer.RunExpiry(ctx, 10*time.Second, a.logger) })
+	return wg.Wait
 }
 
 // expirySweep is how often unpaid orders are checked for expiry: often
