@@ -369,6 +369,8 @@ const (
 	EventOrderCancelled = "order.cancelled"
 	// EventOrderExpired: an unpaid order ran out of time; its reservation returns to stock.
 	EventOrderExpired = "order.expired"
+	// EventOrderRefunded: a paid order was refunded; its sold units go back on hand.
+	EventOrderRefunded = "order.refunded"
 )
 
 // OrderEventData is the data of the order.* events.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/calls"
 )
 
@@ -19,6 +20,8 @@ type Endpoints struct {
 	ReserveEndpoint     endpoint.Endpoint
 	CommitEndpoint      endpoint.Endpoint
 	ReleaseEndpoint     endpoint.Endpoint
+	ReturnEndpoint      endpoint.Endpoint
+	ListHeldEndpoint    endpoint.Endpoint
 }
 
 var _ Service = Endpoints{}
@@ -33,6 +36,8 @@ func MakeServerEndpoints(s Service) Endpoints {
 		ReserveEndpoint:     MakeReserveEndpoint(s),
 		CommitEndpoint:      MakeCommitEndpoint(s),
 		ReleaseEndpoint:     MakeReleaseEndpoint(s),
+		ReturnEndpoint:      MakeReturnEndpoint(s),
+		ListHeldEndpoint:    MakeListHeldEndpoint(s),
 	}
 }
 
@@ -64,7 +69,7 @@ type ReserveRequest struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// OrderRequest names the order whose reservation to commit or release.
+// OrderRequest names the order whose reservation to commit, release or return.
 type OrderRequest struct {
 	OrderID string `json:"order_id"`
 }
@@ -82,9 +87,27 @@ type ReservationResponse struct {
 // Failed returns the business error, if any (endpoint.Failer).
 func (r ReservationResponse) Failed() error { return r.Err }
 
+// ListHeldRequest asks for a page of the reservations still held that were
+// created before CreatedBefore.
+type ListHeldRequest struct {
+	CreatedBefore time.Time `json:"created_before"`
+	shop.PageRequest
+}
+
+// ReservationsResponse is a page of reservations, or the error that
+// prevented listing them.
+type ReservationsResponse struct {
+	shop.Page[Reservation]
+	Err error `json:"-"`
+}
+
+// Failed returns the business error, if any (endpoint.Failer).
+func (r ReservationsResponse) Failed() error { return r.Err }
+
 var (
 	_ endpoint.Failer = StockResponse{}
 	_ endpoint.Failer = ReservationResponse{}
+	_ endpoint.Failer = ReservationsResponse{}
 )
 
 // MakeGetStockEndpoint returns an endpoint for s.GetStock.
@@ -143,6 +166,24 @@ func MakeReleaseEndpoint(s Service) endpoint.Endpoint {
 	}
 }
 
+// MakeReturnEndpoint returns an endpoint for s.Return.
+func MakeReturnEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(OrderRequest)
+		r, err := s.Return(ctx, req.OrderID)
+		return ReservationResponse{Reservation: r, Err: err}, nil
+	}
+}
+
+// MakeListHeldEndpoint returns an endpoint for s.ListHeld.
+func MakeListHeldEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(ListHeldRequest)
+		p, err := s.ListHeld(ctx, req.CreatedBefore, req.PageRequest)
+		return ReservationsResponse{Page: p, Err: err}, nil
+	}
+}
+
 // stockResult unpacks a StockResponse from an endpoint call.
 func stockResult(response any, err error) (Stock, error) {
 	r, err := calls.Result[StockResponse](response, err)
@@ -191,4 +232,16 @@ func (e Endpoints) Commit(ctx context.Context, orderID string) (Reservation, err
 func (e Endpoints) Release(ctx context.Context, orderID string) (Reservation, error) {
 	resp, err := reservationResult(e.ReleaseEndpoint(ctx, OrderRequest{OrderID: orderID}))
 	return resp.Reservation, err
+}
+
+// Return implements Service by calling ReturnEndpoint.
+func (e Endpoints) Return(ctx context.Context, orderID string) (Reservation, error) {
+	resp, err := reservationResult(e.ReturnEndpoint(ctx, OrderRequest{OrderID: orderID}))
+	return resp.Reservation, err
+}
+
+// ListHeld implements Service by calling ListHeldEndpoint.
+func (e Endpoints) ListHeld(ctx context.Context, createdBefore time.Time, p shop.PageRequest) (shop.Page[Reservation], error) {
+	resp, err := calls.Result[ReservationsResponse](e.ListHeldEndpoint(ctx, ListHeldRequest{CreatedBefore: createdBefore, PageRequest: p}))
+	return resp.Page, err
 }

@@ -16,6 +16,7 @@ import (
 //	shop.EventOrderPaid       -> Commit (the held units are sold)
 //	shop.EventOrderCancelled  -> Release (the held units return to stock)
 //	shop.EventOrderExpired    -> Release
+//	shop.EventOrderRefunded   -> Return (the sold units go back on hand)
 //
 // The handlers call s as the service identity "inventory". A handler returns
 // nil when redelivery cannot help (malformed data, no reservation, a
@@ -31,7 +32,12 @@ func EventHandlers(s Service, logger log.Logger) map[string]shop.Handler {
 		_, err := s.Release(ctx, orderID)
 		return err
 	}
+	giveBack := func(ctx context.Context, orderID string) error {
+		_, err := s.Return(ctx, orderID)
+		return err
+	}
 	return map[string]shop.Handler{
+		shop.EventOrderRefunded:  orderEventHandler(giveBack, logger),
 		shop.EventOrderPaid:      orderEventHandler(commit, logger),
 		shop.EventOrderCancelled: orderEventHandler(release, logger),
 		shop.EventOrderExpired:   orderEventHandler(release, logger),

@@ -28,8 +28,8 @@ func TestEventHandlers(t *testing.T) {
 	}
 	var logs logRecorder
 	h := EventHandlers(f.svc, &logs)
-	if len(h) != 3 {
-		t.Fatalf("%d handlers, want 3", len(h))
+	if len(h) != 4 {
+		t.Fatalf("%d handlers, want 4", len(h))
 	}
 	// Events arrive without any identity; the handlers act as the service.
 	ctx := context.Background()
@@ -57,6 +57,23 @@ func TestEventHandlers(t *testing.T) {
 		t.Fatalf("reservation after order.expired = %+v, %v", r, err)
 	}
 
+	// A refund puts the sold units back on hand, once however often the
+	// event comes, and a late repeat of order.paid does not sell them again.
+	refunded := orderEvent(t, shop.EventOrderRefunded, "paid")
+	for range 2 {
+		if err := h[shop.EventOrderRefunded](ctx, refunded); err != nil {
+			t.Fatalf("order.refunded: %v", err)
+		}
+		wantStock(t, f.svc, "p1", 10, 0)
+	}
+	if err := h[shop.EventOrderPaid](ctx, paid); err != nil {
+		t.Fatalf("order.paid after the refund: %v", err)
+	}
+	wantStock(t, f.svc, "p1", 10, 0)
+	if r, err := f.svc.Commit(serviceCtx, "paid"); err != nil || r.Status != ReservationReturned {
+		t.Fatalf("reservation after order.refunded = %+v, %v", r, err)
+	}
+
 	// Events that can never apply are dropped (nil), with a log line.
 	if err := h[shop.EventOrderPaid](ctx, orderEvent(t, shop.EventOrderPaid, "unknown")); err != nil {
 		t.Fatalf("order.paid for an unknown order: %v, want nil", err)
@@ -75,10 +92,10 @@ func TestEventHandlers(t *testing.T) {
 	if err := h[shop.EventOrderPaid](ctx, bad); err != nil {
 		t.Fatalf("malformed event: %v, want nil", err)
 	}
-	wantStock(t, f.svc, "p1", 8, 0)
+	wantStock(t, f.svc, "p1", 10, 0)
 }
 
-// failingService fails every Commit and Release with err.
+// failingService fails every Commit, Release and Return with err.
 type failingService struct {
 	Service
 	err error
@@ -88,6 +105,9 @@ func (s failingService) Commit(context.Context, string) (Reservation, error) {
 	return Reservation{}, s.err
 }
 func (s failingService) Release(context.Context, string) (Reservation, error) {
+	return Reservation{}, s.err
+}
+func (s failingService) Return(context.Context, string) (Reservation, error) {
 	return Reservation{}, s.err
 }
 

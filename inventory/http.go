@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -38,6 +41,9 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 //	     -> 201 reservation (200 when the order already had it)
 //	POST /internal/reservations/{order_id}/commit   -> 200 reservation
 //	POST /internal/reservations/{order_id}/release  -> 200 reservation
+//	POST /internal/reservations/{order_id}/return   -> 200 reservation
+//	GET  /internal/reservations?status=held&created_before=RFC3339&limit&cursor
+//	     -> 200 {items,next_cursor}
 //
 // Any other request is a JSON 404 (405 for a known path with another method).
 func NewInternalHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
@@ -46,6 +52,8 @@ func NewInternalHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger)
 	mux.Handle("POST /internal/reservations", kithttp.NewServer(e.ReserveEndpoint, decodeReserveRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/commit", kithttp.NewServer(e.CommitEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/release", kithttp.NewServer(e.ReleaseEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /internal/reservations/{order_id}/return", kithttp.NewServer(e.ReturnEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /internal/reservations", kithttp.NewServer(e.ListHeldEndpoint, decodeListHeldRequest, shophttp.EncodeJSON, opts...))
 	return shophttp.Routes(mux)
 }
 
@@ -84,6 +92,24 @@ func decodeReserveRequest(_ context.Context, r *http.Request) (any, error) {
 
 func decodeOrderRequest(_ context.Context, r *http.Request) (any, error) {
 	return OrderRequest{OrderID: r.PathValue("order_id")}, nil
+}
+
+// decodeListHeldRequest reads the query of GET /internal/reservations. Only
+// held reservations can be listed, so status must be "held".
+func decodeListHeldRequest(_ context.Context, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	if st := q.Get("status"); st != string(ReservationHeld) {
+		return nil, shop.E(shop.ErrInvalid, "invalid_status", "status must be %q", ReservationHeld)
+	}
+	before, err := time.Parse(time.RFC3339Nano, q.Get("created_before"))
+	if err != nil {
+		return nil, shop.E(shop.ErrInvalid, "invalid_created_before", "created_before must be an RFC 3339 time")
+	}
+	p, err := shop.ParsePageRequest(q.Get("limit"), q.Get("cursor"))
+	if err != nil {
+		return nil, err
+	}
+	return ListHeldRequest{CreatedBefore: before, PageRequest: p}, nil
 }
 
 // MakeClientEndpoints returns Endpoints that call the inventory service at
@@ -141,6 +167,22 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		}, decodeReservationResponse),
 		CommitEndpoint:  client(http.MethodPost, orderAction("commit"), decodeReservationResponse),
 		ReleaseEndpoint: client(http.MethodPost, orderAction("release"), decodeReservationResponse),
+		ReturnEndpoint:  client(http.MethodPost, orderAction("return"), decodeReservationResponse),
+		ListHeldEndpoint: client(http.MethodGet, func(_ context.Context, r *http.Request, request any) error {
+			req := request.(ListHeldRequest)
+			q := url.Values{"status": {string(ReservationHeld)}, "created_before": {req.CreatedBefore.UTC().Format(time.RFC3339Nano)}}
+			if req.Limit != 0 {
+				q.Set("limit", strconv.Itoa(req.Limit))
+			}
+			if req.Cursor != "" {
+				q.Set("cursor", req.Cursor)
+			}
+			if err := setPath(r, base, "/internal/reservations"); err != nil {
+				return err
+			}
+			r.URL.RawQuery = q.Encode()
+			return nil
+		}, shophttp.DecodeResponse(func(err error) ReservationsResponse { return ReservationsResponse{Err: err} })),
 	}, nil
 }
 

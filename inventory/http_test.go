@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,7 +170,11 @@ func TestHTTPInternalRoutes(t *testing.T) {
 		{"POST", "/internal/reservations", svc, `{"order_id":"o1","lines":[]}`, 400, CodeInvalidLines},
 		{"POST", "/internal/reservations", svc, `{"order_id":"o1","lines":[{"product_id":"p1","quantity":1}],"expires_at":"soon"}`, 400, "bad_json"},
 		{"POST", "/internal/reservations/o1/commit", svc, "", 404, CodeReservationNotFound},
-		{"GET", "/internal/reservations", svc, "", 405, "method_not_allowed"},
+		{"PUT", "/internal/reservations", svc, "", 405, "method_not_allowed"},
+		{"GET", "/internal/reservations?status=held&created_before=" + url.QueryEscape(exp), customer, "", 403, "forbidden"},
+		{"GET", "/internal/reservations?status=committed&created_before=" + url.QueryEscape(exp), svc, "", 400, "invalid_status"},
+		{"GET", "/internal/reservations?status=held&created_before=yesterday", svc, "", 400, "invalid_created_before"},
+		{"POST", "/internal/reservations/o1/return", customer, "", 403, "forbidden"},
 	} {
 		status, body := h.do(t, tc.method, tc.path, tc.token, tc.body)
 		if status != tc.status || errCode(body) != tc.code {
@@ -188,6 +193,14 @@ func TestHTTPInternalRoutes(t *testing.T) {
 		t.Fatalf("repeated reserve = %d %v, want 200", status, body)
 	}
 	wantStock(t, h.svc, "p1", 5, 2)
+	status, body = h.do(t, "GET", "/internal/reservations?status=held&created_before="+url.QueryEscape(exp), svc, "")
+	if items, _ := body["items"].([]any); status != 200 || len(items) != 1 || items[0].(map[string]any)["order_id"] != "o1" {
+		t.Fatalf("list held = %d %v, want o1", status, body)
+	}
+	status, body = h.do(t, "POST", "/internal/reservations/o1/return", svc, "")
+	if status != 409 || errCode(body) != CodeReservationNotCommitted {
+		t.Fatalf("return before commit = %d %v", status, body)
+	}
 	status, body = h.do(t, "POST", "/internal/reservations/o1/commit", svc, "")
 	if status != 200 || body["status"] != "committed" {
 		t.Fatalf("commit = %d %v", status, body)
@@ -197,6 +210,11 @@ func TestHTTPInternalRoutes(t *testing.T) {
 		t.Fatalf("release after commit = %d %v", status, body)
 	}
 	wantStock(t, h.svc, "p1", 3, 0)
+	status, body = h.do(t, "POST", "/internal/reservations/o1/return", svc, "")
+	if status != 200 || body["status"] != "returned" {
+		t.Fatalf("return = %d %v", status, body)
+	}
+	wantStock(t, h.svc, "p1", 5, 0)
 }
 
 // TestClientErrorRoundTrip checks that every error the service raises

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
 )
 
 // Middleware decorates a Service with a cross-cutting concern such as
@@ -66,6 +67,16 @@ func (mw loggingMiddleware) Release(ctx context.Context, orderID string) (r Rese
 	return mw.next.Release(ctx, orderID)
 }
 
+func (mw loggingMiddleware) Return(ctx context.Context, orderID string) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.log(ctx, "Return", begin, err, "order_id", orderID) }(time.Now())
+	return mw.next.Return(ctx, orderID)
+}
+
+func (mw loggingMiddleware) ListHeld(ctx context.Context, createdBefore time.Time, p shop.PageRequest) (page shop.Page[Reservation], err error) {
+	defer func(begin time.Time) { mw.log(ctx, "ListHeld", begin, err, "limit", p.Limit) }(time.Now())
+	return mw.next.ListHeld(ctx, createdBefore, p)
+}
+
 // InstrumentingMiddleware counts calls in requests and records their
 // duration in seconds in latency, both labelled with "method" and "code"
 // (shop.CodeOf of the error, "" on success). shophttp.NewServiceMetrics
@@ -109,4 +120,14 @@ func (mw instrumentingMiddleware) Commit(ctx context.Context, orderID string) (r
 func (mw instrumentingMiddleware) Release(ctx context.Context, orderID string) (r Reservation, err error) {
 	defer func(begin time.Time) { mw.metrics.Record("Release", begin, err) }(time.Now())
 	return mw.next.Release(ctx, orderID)
+}
+
+func (mw instrumentingMiddleware) Return(ctx context.Context, orderID string) (r Reservation, err error) {
+	defer func(begin time.Time) { mw.metrics.Record("Return", begin, err) }(time.Now())
+	return mw.next.Return(ctx, orderID)
+}
+
+func (mw instrumentingMiddleware) ListHeld(ctx context.Context, createdBefore time.Time, p shop.PageRequest) (page shop.Page[Reservation], err error) {
+	defer func(begin time.Time) { mw.metrics.Record("ListHeld", begin, err) }(time.Now())
+	return mw.next.ListHeld(ctx, createdBefore, p)
 }

@@ -48,6 +48,15 @@ type Service interface {
 	// released or expired reservation returns it unchanged; releasing a
 	// committed one is ErrConflict. Service role only.
 	Release(ctx context.Context, orderID string) (Reservation, error)
+	// Return puts the units of a committed (sold) reservation back on hand,
+	// for an order that was refunded. Returning a returned reservation
+	// returns it unchanged; returning one that was never sold is ErrConflict
+	// "reservation_not_committed". Service role only.
+	Return(ctx context.Context, orderID string) (Reservation, error)
+	// ListHeld pages through the reservations still held that were created
+	// before createdBefore, by order ID. The order service reconciles them
+	// with its orders after a crash. Service role only.
+	ListHeld(ctx context.Context, createdBefore time.Time, p shop.PageRequest) (shop.Page[Reservation], error)
 }
 
 // Stock is a product's stock. Available = OnHand - Reserved, never below 0.
@@ -67,13 +76,16 @@ type Line struct {
 // ReservationStatus is where a reservation is in its life.
 type ReservationStatus string
 
-// Reservation statuses: held until committed (sold), released (returned) or
-// expired (returned because nobody committed it in time).
+// Reservation statuses: held until committed (sold), released (given back
+// to available) or expired (given back because nobody committed it in time).
+// A committed reservation becomes returned when its order is refunded and
+// the units go back on hand.
 const (
 	ReservationHeld      ReservationStatus = "held"
 	ReservationCommitted ReservationStatus = "committed"
 	ReservationReleased  ReservationStatus = "released"
 	ReservationExpired   ReservationStatus = "expired"
+	ReservationReturned  ReservationStatus = "returned"
 )
 
 // Reservation is stock held for one order.
@@ -114,6 +126,9 @@ const (
 	// CodeReservationCommitted (ErrConflict): the reservation was already sold
 	// and cannot be released.
 	CodeReservationCommitted = "reservation_committed"
+	// CodeReservationNotCommitted (ErrConflict): the reservation was never
+	// sold, so there is nothing to return.
+	CodeReservationNotCommitted = "reservation_not_committed"
 	// CodeInvalidQuantity (ErrInvalid): a quantity is outside 1..MaxQuantity.
 	CodeInvalidQuantity = "invalid_quantity"
 	// CodeInvalidProductID (ErrInvalid): a product ID is empty or too long.
@@ -251,6 +266,27 @@ func (s *service) Release(ctx context.Context, orderID string) (Reservation, err
 		return Reservation{}, err
 	}
 	return s.store.release(ctx, orderID, s.opts.now())
+}
+
+func (s *service) Return(ctx context.Context, orderID string) (Reservation, error) {
+	if _, err := shop.RequireRole(ctx, shop.RoleService); err != nil {
+		return Reservation{}, err
+	}
+	if err := validateOrderID(orderID); err != nil {
+		return Reservation{}, err
+	}
+	return s.store.giveBack(ctx, orderID, s.opts.now())
+}
+
+func (s *service) ListHeld(ctx context.Context, createdBefore time.Time, p shop.PageRequest) (shop.Page[Reservation], error) {
+	if _, err := shop.RequireRole(ctx, shop.RoleService); err != nil {
+		return shop.Page[Reservation]{}, err
+	}
+	after, err := p.Normalize()
+	if err != nil {
+		return shop.Page[Reservation]{}, err
+	}
+	return s.store.listHeld(ctx, createdBefore, after, p.Limit)
 }
 
 // Expirer returns the units of held reservations that nobody committed or

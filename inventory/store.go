@@ -306,7 +306,9 @@ func (s *Store) commit(ctx context.Context, orderID string, now time.Time) (Rese
 			return reservationNotFound(orderID)
 		}
 		switch r.Status {
-		case ReservationCommitted:
+		case ReservationCommitted, ReservationReturned:
+			// Already sold (and perhaps given back since): a repeated
+			// payment event changes nothing.
 			return nil
 		case ReservationHeld:
 			return changeStatus(ctx, tx, &r, ReservationCommitted, now, sellHeld, corrupt(r))
@@ -338,7 +340,7 @@ func (s *Store) release(ctx context.Context, orderID string, now time.Time) (Res
 		switch r.Status {
 		case ReservationReleased, ReservationExpired:
 			return nil
-		case ReservationCommitted:
+		case ReservationCommitted, ReservationReturned:
 			return shop.E(shop.ErrConflict, CodeReservationCommitted,
 				"the reservation of order %s is already committed and cannot be released", orderID)
 		default:
@@ -392,4 +394,77 @@ func (s *Store) expire(ctx context.Context, now time.Time, limit int) (int, erro
 		return 0, err
 	}
 	return n, nil
+}
+
+// giveBack puts the units of a committed reservation back on hand and marks
+// it returned. A returned reservation is left as it is.
+func (s *Store) giveBack(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
+	var r Reservation
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		var ok bool
+		var err error
+		if r, ok, err = loadReservation(ctx, tx, orderID); err != nil {
+			return err
+		} else if !ok {
+			return reservationNotFound(orderID)
+		}
+		switch r.Status {
+		case ReservationReturned:
+			return nil
+		case ReservationCommitted:
+			return changeStatus(ctx, tx, &r, ReservationReturned, now, returnSold, func(l Line) error {
+				return fmt.Errorf("no stock row for product %s of returned order %s", l.ProductID, orderID)
+			})
+		default:
+			return shop.E(shop.ErrConflict, CodeReservationNotCommitted,
+				"the reservation of order %s is %s, not sold; there is nothing to return", orderID, r.Status)
+		}
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return r, nil
+}
+
+// returnSold puts sold units back on hand.
+const returnSold = `UPDATE stock SET on_hand = on_hand + ?1, updated_at = ?2 WHERE product_id = ?3`
+
+// listHeld returns a page of held reservations created before createdBefore,
+// by order ID, starting after the order ID after ("" for the first page).
+func (s *Store) listHeld(ctx context.Context, createdBefore time.Time, after string, limit int) (shop.Page[Reservation], error) {
+	rows, err := s.db.R.QueryContext(ctx, `
+		SELECT order_id FROM reservations
+		WHERE status = 'held' AND order_id > ? AND created_at < ?
+		ORDER BY order_id LIMIT ?`, after, formatTime(createdBefore), limit+1)
+	if err != nil {
+		return shop.Page[Reservation]{}, fmt.Errorf("list held reservations: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return shop.Page[Reservation]{}, fmt.Errorf("list held reservations: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return shop.Page[Reservation]{}, fmt.Errorf("list held reservations: %w", err)
+	}
+	page := shop.Page[Reservation]{Items: []Reservation{}}
+	if len(ids) > limit {
+		ids = ids[:limit]
+		page.NextCursor = shop.EncodeCursor(ids[limit-1])
+	}
+	for _, id := range ids {
+		r, ok, err := loadReservation(ctx, s.db.R, id)
+		if err != nil {
+			return shop.Page[Reservation]{}, err
+		}
+		if ok {
+			page.Items = append(page.Items, r)
+		}
+	}
+	return page, nil
 }
