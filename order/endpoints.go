@@ -19,6 +19,7 @@ type Endpoints struct {
 	ListOrdersEndpoint  endpoint.Endpoint
 	PayOrderEndpoint    endpoint.Endpoint
 	CancelOrderEndpoint endpoint.Endpoint
+	RefundOrderEndpoint endpoint.Endpoint
 }
 
 // MakeServerEndpoints returns endpoints that call s.
@@ -46,6 +47,10 @@ func MakeServerEndpoints(s Service) Endpoints {
 			o, err := s.CancelOrder(ctx, request.(CancelOrderRequest).ID)
 			return OrderResponse{Order: o, Err: err}, nil
 		},
+		RefundOrderEndpoint: func(ctx context.Context, request any) (any, error) {
+			o, err := s.RefundOrder(ctx, request.(RefundOrderRequest).ID)
+			return OrderResponse{Order: o, Err: err}, nil
+		},
 	}
 }
 
@@ -70,6 +75,9 @@ type PayOrderRequest struct {
 
 // CancelOrderRequest is POST /orders/{id}/cancel.
 type CancelOrderRequest struct{ ID string }
+
+// RefundOrderRequest is POST /orders/{id}/refund.
+type RefundOrderRequest struct{ ID string }
 
 // OrderResponse carries one order, or the business error that prevented it.
 type OrderResponse struct {
@@ -129,6 +137,11 @@ func (e Endpoints) PayOrder(ctx context.Context, id, cardNumber string) (Order, 
 // CancelOrder implements Service by calling the endpoint.
 func (e Endpoints) CancelOrder(ctx context.Context, id string) (Order, error) {
 	return orderResult(e.CancelOrderEndpoint(ctx, CancelOrderRequest{ID: id}))
+}
+
+// RefundOrder implements Service by calling the endpoint.
+func (e Endpoints) RefundOrder(ctx context.Context, id string) (Order, error) {
+	return orderResult(e.RefundOrderEndpoint(ctx, RefundOrderRequest{ID: id}))
 }
 
 func orderResult(resp any, err error) (Order, error) {

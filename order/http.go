@@ -17,7 +17,8 @@ import (
 const IdempotencyKeyHeader = "Idempotency-Key"
 
 // NewHTTPHandler serves the order routes: POST /orders, GET /orders,
-// GET /orders/{id}, POST /orders/{id}/pay and POST /orders/{id}/cancel.
+// GET /orders/{id}, POST /orders/{id}/pay, POST /orders/{id}/cancel and
+// POST /orders/{id}/refund.
 // Bearer tokens are checked with v.
 func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
@@ -27,6 +28,7 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 	mux.Handle("GET /orders/{id}", kithttp.NewServer(e.GetOrderEndpoint, decodeGetOrder, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /orders/{id}/pay", kithttp.NewServer(e.PayOrderEndpoint, decodePayOrder, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /orders/{id}/cancel", kithttp.NewServer(e.CancelOrderEndpoint, decodeCancelOrder, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /orders/{id}/refund", kithttp.NewServer(e.RefundOrderEndpoint, decodeRefundOrder, shophttp.EncodeJSON, opts...))
 	return shophttp.Routes(mux)
 }
 
@@ -60,13 +62,29 @@ func decodePayOrder(_ context.Context, r *http.Request) (any, error) {
 
 // decodeCancelOrder accepts an empty body or an empty JSON object.
 func decodeCancelOrder(_ context.Context, r *http.Request) (any, error) {
+	if err := decodeEmptyBody(r); err != nil {
+		return nil, err
+	}
+	return CancelOrderRequest{ID: r.PathValue("id")}, nil
+}
+
+// decodeRefundOrder accepts an empty body or an empty JSON object.
+func decodeRefundOrder(_ context.Context, r *http.Request) (any, error) {
+	if err := decodeEmptyBody(r); err != nil {
+		return nil, err
+	}
+	return RefundOrderRequest{ID: r.PathValue("id")}, nil
+}
+
+// decodeEmptyBody accepts no body, or a JSON object without fields.
+func decodeEmptyBody(r *http.Request) error {
 	if r.ContentLength != 0 {
 		var empty struct{}
 		if err := shophttp.DecodeJSON(r, &empty, 0); err != nil && shop.CodeOf(err) != "bad_json" {
-			return nil, err
+			return err
 		}
 	}
-	return CancelOrderRequest{ID: r.PathValue("id")}, nil
+	return nil
 }
 
 // MakeClientEndpoints returns Endpoints that call the order service at
@@ -99,6 +117,8 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 				id = r.ID
 			case CancelOrderRequest:
 				id = r.ID
+			case RefundOrderRequest:
+				id = r.ID
 			}
 			return "/orders/" + url.PathEscape(id) + suffix
 		}
@@ -126,5 +146,6 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		}, shophttp.DecodeResponse(func(err error) ListOrdersResponse { return ListOrdersResponse{Err: err} })).Endpoint(),
 		PayOrderEndpoint:    client(http.MethodPost, idPath("/pay"), shophttp.EncodeJSONRequest, decodeOrder).Endpoint(),
 		CancelOrderEndpoint: client(http.MethodPost, idPath("/cancel"), noBody, decodeOrder).Endpoint(),
+		RefundOrderEndpoint: client(http.MethodPost, idPath("/refund"), noBody, decodeOrder).Endpoint(),
 	}, nil
 }

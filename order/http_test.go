@@ -152,6 +152,15 @@ func TestHTTPRoutes(t *testing.T) {
 	if status, m := h.do("POST", "/orders/"+id+"/cancel", alice, ""); status != 409 || errCode(m) != "invalid_transition" {
 		t.Fatalf("cancel paid: %d %v", status, m)
 	}
+	if status, m := h.do("POST", "/orders/"+id+"/refund", alice, ""); status != 403 || errCode(m) != "forbidden" {
+		t.Fatalf("customer refunds: %d %v", status, m)
+	}
+	if status, m := h.do("POST", "/orders/"+id+"/refund", admin, ""); status != 200 || m["status"] != "refunded" || m["refund_id"] == nil {
+		t.Fatalf("refund: %d %v", status, m)
+	}
+	if status, m := h.do("POST", "/orders/"+id+"/refund", admin, "{}"); status != 409 || errCode(m) != "invalid_transition" {
+		t.Fatalf("refund twice: %d %v", status, m)
+	}
 	status, list := h.do("GET", "/orders?limit=10", alice, "")
 	if items, _ := list["items"].([]any); status != 200 || len(items) != 1 {
 		t.Fatalf("GET /orders = %d %v", status, list)
@@ -209,6 +218,14 @@ func TestClientRoundTrip(t *testing.T) {
 	cancelled, err := svc.CancelOrder(ctx, o2.ID)
 	if err != nil || cancelled.Status != order.StatusCancelled {
 		t.Fatalf("CancelOrder = %+v, %v", cancelled, err)
+	}
+	_, err = svc.RefundOrder(ctx, o.ID)
+	wantErr(t, err, shop.ErrForbidden, "forbidden")
+	adminToken := h.token(admin)
+	asAdminClient, _ := order.MakeClientEndpoints(h.srv.URL, func() (string, error) { return adminToken, nil })
+	refunded, err := asAdminClient.RefundOrder(ctx, o.ID)
+	if err != nil || refunded.Status != order.StatusRefunded || refunded.RefundID == "" {
+		t.Fatalf("RefundOrder = %+v, %v", refunded, err)
 	}
 
 	anonymous, _ := order.MakeClientEndpoints(h.srv.URL, nil)

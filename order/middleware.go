@@ -54,6 +54,11 @@ func (m loggingMiddleware) CancelOrder(ctx context.Context, id string) (o Order,
 	return m.next.CancelOrder(ctx, id)
 }
 
+func (m loggingMiddleware) RefundOrder(ctx context.Context, id string) (o Order, err error) {
+	defer func(begin time.Time) { m.log(ctx, "RefundOrder", id, begin, err) }(time.Now())
+	return m.next.RefundOrder(ctx, id)
+}
+
 // InstrumentingMiddleware counts calls and records their latency, labelled
 // by method and error code ("" on success).
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
@@ -90,4 +95,9 @@ func (m instrumentingMiddleware) PayOrder(ctx context.Context, id, card string) 
 func (m instrumentingMiddleware) CancelOrder(ctx context.Context, id string) (o Order, err error) {
 	defer func(begin time.Time) { m.metrics.Record("CancelOrder", begin, err) }(time.Now())
 	return m.next.CancelOrder(ctx, id)
+}
+
+func (m instrumentingMiddleware) RefundOrder(ctx context.Context, id string) (o Order, err error) {
+	defer func(begin time.Time) { m.metrics.Record("RefundOrder", begin, err) }(time.Now())
+	return m.next.RefundOrder(ctx, id)
 }

@@ -67,6 +67,17 @@ func TestRemoteCatalogAndInventory(t *testing.T) {
 	_, err = asCustomer.Reserve(context.Background(), "sneaky", []inventory.Line{{ProductID: p, Quantity: 1}}, time.Now().Add(time.Hour))
 	wantErr(t, err, shop.ErrForbidden, "forbidden")
 
+	// Recovery over HTTP: a reservation without an order is given back.
+	if _, err := inv.Reserve(context.Background(), "01ORPHAN", []inventory.Line{{ProductID: p, Quantity: 1}}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wantStock(t, f.stock(p), 3, 3)
+	time.Sleep(2 * time.Millisecond) // the listing takes reservations made before now
+	if r, err := orders.Recover(context.Background()); err != nil || r.ReservationsReleased != 1 {
+		t.Fatalf("recover over HTTP = %+v, %v", r, err)
+	}
+	wantStock(t, f.stock(p), 3, 2)
+
 	// Inventory unreachable: 503, and no order is stored.
 	invSrv.Close()
 	_, err = orders.PlaceOrder(asAlice, order.NewOrder{Items: []order.Item{{ProductID: p, Quantity: 1}}})

@@ -36,27 +36,41 @@ type Service interface {
 	// for an admin).
 	ListOrders(ctx context.Context, p shop.PageRequest) (shop.Page[Order], error)
 	// PayOrder charges the card through the PaymentProvider and marks the
-	// order paid (its owner only).
+	// order paid (its owner only). While the charge runs the order is
+	// paying: cancelling it is refused and it does not expire. Whatever
+	// happens, an order ends paid and charged once, or not paid and not
+	// charged.
 	PayOrder(ctx context.Context, id, cardNumber string) (Order, error)
-	// CancelOrder cancels a pending order and releases its stock (owner or admin).
+	// CancelOrder cancels a pending order and releases its stock (owner or
+	// admin). A payment in progress makes it ErrConflict "payment_in_progress".
 	CancelOrder(ctx context.Context, id string) (Order, error)
+	// RefundOrder gives a paid order's money back and marks it refunded
+	// (admin only); its units go back on hand. Refunding an order that is not
+	// paid, or twice, is ErrConflict "invalid_transition".
+	RefundOrder(ctx context.Context, id string) (Order, error)
 }
 
 // Status is where an order is in its life.
 type Status string
 
-// Order statuses. Only pending orders change; see CanBecome.
+// Order statuses; see CanBecome for the ways between them. An order is
+// paying while its card is being charged; the charge's outcome makes it paid,
+// or pending again when no money was taken.
 const (
 	StatusPending   Status = "pending"
+	StatusPaying    Status = "paying"
 	StatusPaid      Status = "paid"
 	StatusCancelled Status = "cancelled"
 	StatusExpired   Status = "expired"
+	StatusRefunded  Status = "refunded"
 )
 
 // transitions is the order state machine: from a status, the statuses it may
 // become. Anything not listed is refused.
 var transitions = map[Status][]Status{
-	StatusPending: {StatusPaid, StatusCancelled, StatusExpired},
+	StatusPending: {StatusPaying, StatusCancelled, StatusExpired},
+	StatusPaying:  {StatusPaid, StatusPending},
+	StatusPaid:    {StatusRefunded},
 }
 
 // CanBecome reports whether the state machine allows s -> to.
@@ -64,8 +78,17 @@ func (s Status) CanBecome(to Status) bool {
 	return slices.Contains(transitions[s], to)
 }
 
-// transitionError is the 409 for a transition the state machine refuses.
+// transitionError is the 409 for a transition the state machine refuses. An
+// order being paid gets "payment_in_progress", with a hint to retry soon.
 func transitionError(from, to Status) error {
+	if from == StatusPaying && to != StatusPaid && to != StatusPending {
+		e := shop.E(shop.ErrConflict, "payment_in_progress", "order is being paid; it cannot become %s now", to)
+		e.RetryAfter = time.Second
+		return e
+	}
+	if to == StatusPaying { // what the caller asked for is to pay
+		to = StatusPaid
+	}
 	return shop.E(shop.ErrConflict, "invalid_transition", "order is %s; it cannot become %s", from, to)
 }
 
@@ -78,12 +101,15 @@ type Line struct {
 }
 
 // StatusChange records one step of an order's history: who moved it from
-// which status to which, and when. From is empty for the creation.
+// which status to which, when, and why when the step needs saying (such as
+// "card_declined" for a payment that went back to pending). From is empty
+// for the creation.
 type StatusChange struct {
-	From Status    `json:"from,omitempty"`
-	To   Status    `json:"to"`
-	By   string    `json:"by"`
-	At   time.Time `json:"at"`
+	From   Status    `json:"from,omitempty"`
+	To     Status    `json:"to"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // Order is a customer's order. Total is in minor units of Currency.
@@ -97,7 +123,11 @@ type Order struct {
 	CreatedAt time.Time      `json:"created_at"`
 	ExpiresAt time.Time      `json:"expires_at"`
 	PaymentID string         `json:"payment_id,omitempty"`
+	RefundID  string         `json:"refund_id,omitempty"`
 	History   []StatusChange `json:"history"`
+
+	// paymentAttempts counts the charges tried; see paymentKey.
+	paymentAttempts int
 }
 
 // Item asks for a quantity of one product.
@@ -126,6 +156,12 @@ const (
 	// keeps a reservation, so a payment event delayed by an outage still
 	// finds the units held.
 	DefaultReservationGrace = time.Hour
+	// DefaultPaymentTimeout bounds one charge and its settlement. They run
+	// to the end even when the paying client goes away.
+	DefaultPaymentTimeout = 30 * time.Second
+	// idempotencyWait is how long a retry waits for the first request with
+	// its Idempotency-Key before answering "request_in_progress".
+	idempotencyWait = 10 * time.Second
 )
 
 // Actor names recorded in the history when no user made the change.
@@ -147,27 +183,39 @@ func WithReservationGrace(d time.Duration) Option { return func(s *orderService)
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(s *orderService) { s.now = now } }
 
+// WithPaymentTimeout bounds one charge and its settlement (default
+// DefaultPaymentTimeout).
+func WithPaymentTimeout(d time.Duration) Option {
+	return func(s *orderService) { s.paymentTimeout = d }
+}
+
 // WithLogger sets where the service reports failures it handles itself
 // (such as a reservation it could not release).
 func WithLogger(l log.Logger) Option { return func(s *orderService) { s.logger = l } }
 
 type orderService struct {
-	store     *Store
-	catalog   catalog.Service
-	inventory inventory.Service
-	payments  PaymentProvider
-	ttl       time.Duration
-	grace     time.Duration
-	now       func() time.Time
-	logger    log.Logger
+	store          *Store
+	catalog        catalog.Service
+	inventory      inventory.Service
+	payments       PaymentProvider
+	ttl            time.Duration
+	grace          time.Duration
+	paymentTimeout time.Duration
+	now            func() time.Time
+	logger         log.Logger
+
+	placing inflight // orders between reserving stock and being stored
+	paying  inflight // orders whose charge this process is running
 }
 
 // NewService returns the order service. catalog and inventory may be local
 // services or HTTP clients; payments charges cards (DevPayments for
-// development and tests).
+// development and tests). Run one per order database: what a crash left
+// behind is recognised as what no live Orders is working on (see Recover).
 func NewService(store *Store, cat catalog.Service, inv inventory.Service, payments PaymentProvider, opts ...Option) *Orders {
 	s := &orderService{store: store, catalog: cat, inventory: inv, payments: payments,
-		ttl: DefaultTTL, grace: DefaultReservationGrace, now: time.Now, logger: log.NewNopLogger()}
+		ttl: DefaultTTL, grace: DefaultReservationGrace, paymentTimeout: DefaultPaymentTimeout,
+		now: time.Now, logger: log.NewNopLogger()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -175,12 +223,19 @@ func NewService(store *Store, cat catalog.Service, inv inventory.Service, paymen
 }
 
 // Orders is the order service returned by NewService. Besides Service it
-// offers ExpireOrders and RunExpiry, which the process hosting it runs.
+// offers ExpireOrders, RunExpiry, Recover and RunRecovery, which the process
+// hosting it runs.
 type Orders struct{ s *orderService }
 
 var _ Service = (*Orders)(nil)
 
 // PlaceOrder implements Service.
+//
+// Stock is reserved under the new order's ID before the order is stored.
+// With an Idempotency-Key the key is claimed for that ID first, so a retry
+// finds the first request (and waits for it) instead of reserving stock of
+// its own. A crash between the reservation and the stored order leaves a
+// reservation without an order, which Recover releases.
 func (o *Orders) PlaceOrder(ctx context.Context, in NewOrder) (Order, error) {
 	s := o.s
 	id, err := shop.RequireRole(ctx, shop.RoleCustomer)
@@ -196,7 +251,7 @@ func (o *Orders) PlaceOrder(ctx context.Context, in NewOrder) (Order, error) {
 	}
 	hash := requestHash(items)
 	if in.IdempotencyKey != "" {
-		if prev, ok, err := s.store.byIdempotencyKey(ctx, id.UserID, in.IdempotencyKey, hash); err != nil || ok {
+		if prev, ok, err := s.keyedOrder(ctx, id.UserID, in.IdempotencyKey, hash); err != nil || ok {
 			return prev, err
 		}
 	}
@@ -211,22 +266,82 @@ func (o *Orders) PlaceOrder(ctx context.Context, in NewOrder) (Order, error) {
 		Total: total, Currency: currency, CreatedAt: now, ExpiresAt: now.Add(s.ttl),
 		History: []StatusChange{{To: StatusPending, By: id.UserID, At: now}},
 	}
-	svcCtx := shop.WithIdentity(ctx, serviceIdentity)
-	if _, err := s.inventory.Reserve(svcCtx, ord.ID, reservationLines(items), ord.ExpiresAt.Add(s.grace)); err != nil {
-		return Order{}, s.dependencyError(ctx, "inventory", err)
-	}
-	err = s.store.create(ctx, ord, in.IdempotencyKey, hash)
-	if err == nil {
-		return ord, nil
-	}
-	// The order was not stored: give the stock back, whatever the reason.
-	s.release(ord.ID)
-	if errors.Is(err, errIdempotencyRace) {
-		if prev, ok, err := s.store.byIdempotencyKey(ctx, id.UserID, in.IdempotencyKey, hash); err != nil || ok {
+	end := s.placing.start(ord.ID)
+	defer end()
+	if in.IdempotencyKey != "" {
+		err := s.store.claimKey(ctx, id.UserID, in.IdempotencyKey, hash, ord.ID, now)
+		if errors.Is(err, errKeyTaken) {
+			end()
+			prev, ok, err := s.keyedOrder(ctx, id.UserID, in.IdempotencyKey, hash)
+			if err == nil && !ok {
+				err = requestInProgress()
+			}
 			return prev, err
 		}
+		if err != nil {
+			return Order{}, err
+		}
 	}
-	return Order{}, err
+	svcCtx := shop.WithIdentity(ctx, serviceIdentity)
+	if _, err := s.inventory.Reserve(svcCtx, ord.ID, reservationLines(items), ord.ExpiresAt.Add(s.grace)); err != nil {
+		s.unclaim(id.UserID, in.IdempotencyKey, ord.ID)
+		return Order{}, s.dependencyError(ctx, "inventory", err)
+	}
+	if err := s.store.create(ctx, ord); err != nil {
+		// The order was not stored: give the stock and the key back,
+		// whatever the reason.
+		s.release(ord.ID)
+		s.unclaim(id.UserID, in.IdempotencyKey, ord.ID)
+		return Order{}, err
+	}
+	return ord, nil
+}
+
+// keyedOrder returns the order a caller's idempotency key stands for, and
+// whether there is one. While the first request with the key is still
+// placing its order in this process, it waits for it; a key claimed by a
+// request this process no longer runs (a crash) is "request_in_progress"
+// until Recover frees it.
+func (s *orderService) keyedOrder(ctx context.Context, userID, key, hash string) (Order, bool, error) {
+	for {
+		c, ok, err := s.store.keyClaim(ctx, userID, key)
+		if err != nil || !ok {
+			return Order{}, false, err
+		}
+		if c.hash != hash {
+			return Order{}, false, shop.E(shop.ErrConflict, "idempotency_key_reused", "this Idempotency-Key was already used for a different order")
+		}
+		ord, err := s.store.get(ctx, c.orderID)
+		if err == nil {
+			return ord, true, nil
+		}
+		if !errors.Is(err, shop.ErrNotFound) {
+			return Order{}, false, err
+		}
+		if !s.placing.wait(ctx, c.orderID, idempotencyWait) {
+			return Order{}, false, requestInProgress()
+		}
+	}
+}
+
+func requestInProgress() error {
+	e := shop.E(shop.ErrConflict, "request_in_progress", "a request with this Idempotency-Key is still being processed; retry shortly")
+	e.RetryAfter = time.Second
+	return e
+}
+
+// unclaim frees an idempotency key whose order was not stored, so that a
+// retry places the order afresh. A failure is logged; Recover frees the key
+// later.
+func (s *orderService) unclaim(userID, key, orderID string) {
+	if key == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.store.dropClaim(ctx, userID, key, orderID); err != nil {
+		level.Warn(s.logger).Log("msg", "could not free the idempotency key of an unstored order", "order_id", orderID, "err", err)
+	}
 }
 
 // release gives an unstored order's reservation back, detached from the
@@ -391,20 +506,127 @@ func (o *Orders) PayOrder(ctx context.Context, id, cardNumber string) (Order, er
 	if ord.UserID != caller.UserID {
 		return Order{}, shop.E(shop.ErrForbidden, "not_order_owner", "only the customer who placed an order can pay it")
 	}
-	if !ord.Status.CanBecome(StatusPaid) {
-		return Order{}, transitionError(ord.Status, StatusPaid)
-	}
-	if !s.now().Before(ord.ExpiresAt) {
-		if _, err := s.store.transition(ctx, ord.ID, StatusExpired, systemActor, s.now().UTC(), ""); err != nil && !errors.Is(err, shop.ErrConflict) {
+	// Marked in flight before the order becomes paying, so Recover never
+	// takes this payment for one a crash interrupted.
+	end := s.paying.start(ord.ID)
+	defer end()
+	now := s.now().UTC()
+	ord, err = s.store.transition(ctx, ord.ID, step{to: StatusPaying, by: caller.UserID, at: now, newAttempt: true,
+		check: func(o Order) error {
+			if !now.Before(o.ExpiresAt) {
+				return errPastExpiry
+			}
+			return nil
+		}})
+	if errors.Is(err, errPastExpiry) {
+		if _, err := s.store.transition(ctx, id, step{to: StatusExpired, by: systemActor, at: now}); err != nil && !errors.Is(err, shop.ErrConflict) {
 			return Order{}, err
 		}
-		return Order{}, shop.E(shop.ErrConflict, "order_expired", "order %q expired at %s; place it again", ord.ID, ord.ExpiresAt.Format(time.RFC3339))
+		return Order{}, shop.E(shop.ErrConflict, "order_expired", "order %q expired; place it again", id)
 	}
-	paymentID, err := s.payments.Charge(ctx, Charge{OrderID: ord.ID, Amount: shop.Money{Amount: ord.Total, Currency: ord.Currency}, CardNumber: card})
 	if err != nil {
 		return Order{}, err
 	}
-	return s.store.transition(ctx, ord.ID, StatusPaid, caller.UserID, s.now().UTC(), paymentID)
+
+	// The charge and its settlement run to the end even if the caller goes
+	// away: an abandoned charge would leave its outcome unknown.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.paymentTimeout)
+	defer cancel()
+	p, err := s.payments.Charge(pctx, Charge{IdempotencyKey: paymentKey(ord), OrderID: ord.ID,
+		Amount: shop.Money{Amount: ord.Total, Currency: ord.Currency}, CardNumber: card})
+	switch {
+	case err == nil:
+		return s.settlePaid(pctx, ord, p, caller.UserID)
+	case errors.Is(err, shop.ErrPaymentRequired), errors.Is(err, shop.ErrInvalid):
+		// Declined: no money was taken.
+		if _, terr := s.store.transition(pctx, ord.ID, step{to: StatusPending, by: systemActor, at: s.now().UTC(), reason: shop.CodeOf(err)}); terr != nil {
+			level.Error(s.logger).Log("msg", "a declined payment could not return its order to pending; recovery will", "order_id", ord.ID, "err", terr)
+		}
+		return Order{}, err
+	default:
+		level.Warn(s.logger).Log("msg", "charge failed; asking the provider what happened", "order_id", ord.ID, "request_id", shop.RequestIDFrom(ctx), "err", err)
+		paid, charged, err := s.resolvePayment(pctx, ord, caller.UserID)
+		if err == nil && !charged {
+			err = shop.E(shop.ErrUnavailable, "payments_unavailable", "the payment could not be taken; nothing was charged, try again later")
+		}
+		return paid, err
+	}
+}
+
+// errPastExpiry: an order was asked to become paying after its time was up.
+var errPastExpiry = errors.New("order is past its expiry")
+
+// paymentKey is the idempotency key of an order's current payment attempt.
+func paymentKey(o Order) string { return fmt.Sprintf("%s/pay/%d", o.ID, o.paymentAttempts) }
+
+// settlePaid records a charge the provider took: the order becomes paid
+// and order.paid goes out. If that cannot be stored the order stays paying,
+// and Recover finds the charge and finishes the job. If the order was
+// settled meanwhile without this charge, the money goes back (refundLate).
+func (s *orderService) settlePaid(ctx context.Context, ord Order, p Payment, actor string) (Order, error) {
+	paid, err := s.store.transition(ctx, ord.ID, step{to: StatusPaid, by: actor, at: s.now().UTC(), paymentID: p.ID})
+	if errors.Is(err, shop.ErrConflict) {
+		cur, gerr := s.store.get(ctx, ord.ID)
+		if gerr == nil && cur.PaymentID == p.ID {
+			return cur, nil // Recover settled it with this very charge
+		}
+		return Order{}, s.refundLate(ctx, ord.ID, p)
+	}
+	if err != nil {
+		level.Error(s.logger).Log("msg", "a charged order could not be marked paid; recovery will", "order_id", ord.ID, "payment_id", p.ID, "err", err)
+		return Order{}, paymentPending()
+	}
+	return paid, nil
+}
+
+// refundLate gives back a charge that arrived for an order no longer being
+// paid (a provider broke the LookupCharge promise), and records it in the
+// order's history.
+func (s *orderService) refundLate(ctx context.Context, orderID string, p Payment) error {
+	refundID, err := s.payments.Refund(ctx, Refund{PaymentID: p.ID, IdempotencyKey: p.ID + "/void", Amount: p.Amount})
+	if err != nil {
+		level.Error(s.logger).Log("msg", "MONEY: a charge arrived for an order no longer being paid and could not be refunded; refund it by hand",
+			"order_id", orderID, "payment_id", p.ID, "err", err)
+		return paymentPending()
+	}
+	level.Warn(s.logger).Log("msg", "a charge arrived for an order no longer being paid; it was refunded", "order_id", orderID, "payment_id", p.ID, "refund_id", refundID)
+	if err := s.store.note(ctx, orderID, systemActor, s.now().UTC(), "late charge "+p.ID+" refunded as "+refundID); err != nil {
+		level.Error(s.logger).Log("msg", "could not record a refunded late charge in the order's history", "order_id", orderID, "err", err)
+	}
+	return shop.E(shop.ErrConflict, "payment_refunded", "the order changed while it was being paid; the charge was refunded")
+}
+
+// resolvePayment settles a paying order whose charge has an unknown outcome
+// by asking the provider about its idempotency key: paid if the money was
+// taken, pending again if not (charged false). If the provider cannot say,
+// or the outcome cannot be stored, the order stays paying for Recover to
+// try again, and the error is "payment_pending".
+func (s *orderService) resolvePayment(ctx context.Context, ord Order, actor string) (paid Order, charged bool, err error) {
+	p, err := s.payments.LookupCharge(ctx, paymentKey(ord))
+	switch {
+	case err == nil:
+		paid, err := s.settlePaid(ctx, ord, p, actor)
+		return paid, true, err
+	case errors.Is(err, shop.ErrNotFound):
+		_, err := s.store.transition(ctx, ord.ID, step{to: StatusPending, by: systemActor, at: s.now().UTC(), reason: "payment_not_taken"})
+		if errors.Is(err, shop.ErrConflict) {
+			return Order{}, false, nil // settled meanwhile, by Recover; nothing was charged under this key
+		}
+		if err != nil {
+			level.Error(s.logger).Log("msg", "an uncharged order could not return to pending; recovery will", "order_id", ord.ID, "err", err)
+			return Order{}, false, paymentPending()
+		}
+		return Order{}, false, nil
+	default:
+		level.Warn(s.logger).Log("msg", "the payment provider cannot say whether an order was charged; recovery will ask again", "order_id", ord.ID, "err", err)
+		return Order{}, false, paymentPending()
+	}
+}
+
+func paymentPending() error {
+	e := shop.E(shop.ErrUnavailable, "payment_pending", "the outcome of the payment is not known yet; the order will be settled shortly, check it again")
+	e.RetryAfter = 5 * time.Second
+	return e
 }
 
 // CancelOrder implements Service.
@@ -418,10 +640,33 @@ func (o *Orders) CancelOrder(ctx context.Context, id string) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	if !ord.Status.CanBecome(StatusCancelled) {
-		return Order{}, transitionError(ord.Status, StatusCancelled)
+	return s.store.transition(ctx, ord.ID, step{to: StatusCancelled, by: caller.UserID, at: s.now().UTC()})
+}
+
+// RefundOrder implements Service.
+func (o *Orders) RefundOrder(ctx context.Context, id string) (Order, error) {
+	s := o.s
+	caller, err := shop.RequireRole(ctx, shop.RoleAdmin)
+	if err != nil {
+		return Order{}, err
 	}
-	return s.store.transition(ctx, ord.ID, StatusCancelled, caller.UserID, s.now().UTC(), "")
+	ord, err := s.store.get(ctx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if !ord.Status.CanBecome(StatusRefunded) {
+		return Order{}, transitionError(ord.Status, StatusRefunded)
+	}
+	// The refund's key is the order's: refunds racing each other give the
+	// money back once, and only one of them moves the order.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.paymentTimeout)
+	defer cancel()
+	refundID, err := s.payments.Refund(rctx, Refund{PaymentID: ord.PaymentID, IdempotencyKey: ord.ID + "/refund",
+		Amount: shop.Money{Amount: ord.Total, Currency: ord.Currency}})
+	if err != nil {
+		return Order{}, s.dependencyError(ctx, "payments", err)
+	}
+	return s.store.transition(rctx, ord.ID, step{to: StatusRefunded, by: caller.UserID, at: s.now().UTC(), refundID: refundID, reason: "refund " + refundID})
 }
 
 // ExpireOrders moves every pending order whose time is up to expired (each
@@ -436,11 +681,11 @@ func (o *Orders) ExpireOrders(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := s.store.transition(ctx, id, StatusExpired, systemActor, now, "")
+		_, err := s.store.transition(ctx, id, step{to: StatusExpired, by: systemActor, at: now})
 		switch {
 		case err == nil:
 			n++
-		case errors.Is(err, shop.ErrConflict): // paid or cancelled meanwhile
+		case errors.Is(err, shop.ErrConflict): // being paid, paid or cancelled meanwhile
 		default:
 			return n, err
 		}

@@ -318,8 +318,12 @@ func TestPayCommitsStockThroughTheOutbox(t *testing.T) {
 	if paid.Status != order.StatusPaid || paid.PaymentID == "" {
 		t.Fatalf("paid order = %+v", paid)
 	}
-	if h := paid.History[len(paid.History)-1]; h.From != order.StatusPending || h.To != order.StatusPaid || h.By != "alice" {
+	if h := paid.History[len(paid.History)-1]; h.From != order.StatusPaying || h.To != order.StatusPaid || h.By != "alice" {
 		t.Fatalf("last history entry = %+v", h)
+	}
+	// The declined attempt is on record: pending -> paying -> pending.
+	if h := paid.History[2]; h.From != order.StatusPaying || h.To != order.StatusPending || h.Reason != "card_declined" {
+		t.Fatalf("history of the declined attempt = %+v", paid.History)
 	}
 	_, err = f.orders.PayOrder(asAlice, o.ID, order.TestCardOK)
 	wantErr(t, err, shop.ErrConflict, "invalid_transition")
@@ -353,7 +357,7 @@ func TestConcurrentPaymentsChargeOnce(t *testing.T) {
 			switch {
 			case err == nil:
 				ok.Add(1)
-			case shop.CodeOf(err) == "invalid_transition":
+			case shop.CodeOf(err) == "invalid_transition", shop.CodeOf(err) == "payment_in_progress":
 				conflict.Add(1)
 			default:
 				t.Error(err)
@@ -365,8 +369,11 @@ func TestConcurrentPaymentsChargeOnce(t *testing.T) {
 		t.Fatalf("%d payments succeeded and %d conflicted; want 1 and 9", ok.Load(), conflict.Load())
 	}
 	got, _ := f.orders.GetOrder(asAlice, o.ID)
-	if len(got.History) != 2 {
-		t.Fatalf("history = %+v, want created and paid once", got.History)
+	if len(got.History) != 3 {
+		t.Fatalf("history = %+v, want created, paying and paid once", got.History)
+	}
+	if n := len(f.payments.Payments()); n != 1 {
+		t.Fatalf("%d charges, want 1", n)
 	}
 }
 
@@ -532,11 +539,14 @@ func TestListAndVisibility(t *testing.T) {
 }
 
 func TestStatusTransitions(t *testing.T) {
-	all := []order.Status{order.StatusPending, order.StatusPaid, order.StatusCancelled, order.StatusExpired}
+	all := []order.Status{order.StatusPending, order.StatusPaying, order.StatusPaid, order.StatusCancelled, order.StatusExpired, order.StatusRefunded}
 	allowed := map[[2]order.Status]bool{
-		{order.StatusPending, order.StatusPaid}:      true,
+		{order.StatusPending, order.StatusPaying}:    true,
 		{order.StatusPending, order.StatusCancelled}: true,
 		{order.StatusPending, order.StatusExpired}:   true,
+		{order.StatusPaying, order.StatusPaid}:       true,
+		{order.StatusPaying, order.StatusPending}:    true,
+		{order.StatusPaid, order.StatusRefunded}:     true,
 	}
 	for _, from := range all {
 		for _, to := range all {
@@ -547,24 +557,57 @@ func TestStatusTransitions(t *testing.T) {
 	}
 }
 
-func TestDevPaymentsIsIdempotentByOrder(t *testing.T) {
+func TestDevPaymentsIsIdempotentByKey(t *testing.T) {
+	ctx := context.Background()
 	d := order.NewDevPayments()
-	a, err := d.Charge(context.Background(), order.Charge{OrderID: "o1", CardNumber: order.TestCardOK})
+	usd := shop.Money{Amount: 100, Currency: "USD"}
+	_, err := d.Charge(ctx, order.Charge{OrderID: "o1", Amount: usd, CardNumber: order.TestCardOK})
+	wantErr(t, err, shop.ErrInvalid, "missing_idempotency_key")
+	a, err := d.Charge(ctx, order.Charge{IdempotencyKey: "o1/pay/1", OrderID: "o1", Amount: usd, CardNumber: order.TestCardOK})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := d.Charge(context.Background(), order.Charge{OrderID: "o1", CardNumber: order.TestCardOK})
-	c, _ := d.Charge(context.Background(), order.Charge{OrderID: "o2", CardNumber: order.TestCardOK})
-	if a != b || a == c {
-		t.Fatalf("payment IDs %s %s %s: same order must give the same ID, another order another", a, b, c)
+	b, _ := d.Charge(ctx, order.Charge{IdempotencyKey: "o1/pay/1", OrderID: "o1", Amount: usd, CardNumber: order.TestCardOK})
+	c, _ := d.Charge(ctx, order.Charge{IdempotencyKey: "o2/pay/1", OrderID: "o2", Amount: usd, CardNumber: order.TestCardOK})
+	if a != b || a.ID == c.ID {
+		t.Fatalf("payments %+v %+v %+v: one key must give one payment, another key another", a, b, c)
 	}
-	_, err = d.Charge(context.Background(), order.Charge{OrderID: "o3", CardNumber: order.TestCardDeclined})
+	_, err = d.Charge(ctx, order.Charge{IdempotencyKey: "o3/pay/1", OrderID: "o3", Amount: usd, CardNumber: order.TestCardDeclined})
 	wantErr(t, err, shop.ErrPaymentRequired, "card_declined")
+	// A decline is the key's answer too, so a retry cannot turn it into a charge.
+	_, err = d.Charge(ctx, order.Charge{IdempotencyKey: "o3/pay/1", OrderID: "o3", Amount: usd, CardNumber: order.TestCardOK})
+	wantErr(t, err, shop.ErrPaymentRequired, "card_declined")
+
+	if p, err := d.LookupCharge(ctx, "o1/pay/1"); err != nil || p.ID != a.ID {
+		t.Fatalf("lookup = %+v, %v, want %s", p, err, a.ID)
+	}
+	_, err = d.LookupCharge(ctx, "o3/pay/1")
+	wantErr(t, err, shop.ErrNotFound, "payment_not_found")
+
+	r1, err := d.Refund(ctx, order.Refund{PaymentID: a.ID, IdempotencyKey: "o1/refund", Amount: usd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := d.Refund(ctx, order.Refund{PaymentID: a.ID, IdempotencyKey: "o1/refund", Amount: usd})
+	if r1 == "" || r1 != r2 {
+		t.Fatalf("refund IDs %q %q: one key must refund once", r1, r2)
+	}
+	_, err = d.Refund(ctx, order.Refund{PaymentID: "pay_unknown", IdempotencyKey: "x/refund", Amount: usd})
+	wantErr(t, err, shop.ErrNotFound, "payment_not_found")
+	refunded := 0
+	for _, p := range d.Payments() {
+		if p.RefundID != "" {
+			refunded++
+		}
+	}
+	if n := len(d.Payments()); n != 2 || refunded != 1 {
+		t.Fatalf("%d payments, %d refunded; want 2 and 1", n, refunded)
+	}
 }
 
 func ExampleStatus_CanBecome() {
-	fmt.Println(order.StatusPending.CanBecome(order.StatusPaid))
-	fmt.Println(order.StatusPaid.CanBecome(order.StatusCancelled))
+	fmt.Println(order.StatusPending.CanBecome(order.StatusPaying))
+	fmt.Println(order.StatusPaying.CanBecome(order.StatusCancelled))
 	// Output:
 	// true
 	// false
