@@ -2,10 +2,14 @@ package order
 
 import (
 	"context"
+	"embed"
+	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/sqlitedb"
 )
 
 // Charge is one payment request.
@@ -70,15 +74,17 @@ const (
 )
 
 // DevPayments is a payment provider FOR DEVELOPMENT AND TESTS ONLY: it moves
-// no money and keeps its records in memory. TestCardDeclined is declined;
-// every other Luhn-valid number is accepted. Like a real provider it is
-// idempotent by key, and Payments lists what it took, so tests can check
-// that no order was charged twice or charged without being paid.
+// no money. TestCardDeclined is declined; every other Luhn-valid number is
+// accepted. Like a real provider it is idempotent by key, and Payments
+// lists what it took, so tests can check that no order was charged twice or
+// charged without being paid. NewDevPayments keeps its records in memory;
+// OpenDevPayments in a SQLite file, so that they survive a restart.
 type DevPayments struct {
 	mu       sync.Mutex
 	charges  map[string]chargeResult // by idempotency key
 	payments map[string]*Payment     // by payment ID
 	refunds  map[string]string       // refund ID by idempotency key
+	db       *sqlitedb.DB            // nil: memory only
 }
 
 type chargeResult struct {
@@ -94,7 +100,7 @@ func NewDevPayments() *DevPayments {
 var _ PaymentProvider = (*DevPayments)(nil)
 
 // Charge implements PaymentProvider.
-func (d *DevPayments) Charge(_ context.Context, c Charge) (Payment, error) {
+func (d *DevPayments) Charge(ctx context.Context, c Charge) (Payment, error) {
 	if c.IdempotencyKey == "" {
 		return Payment{}, shop.E(shop.ErrInvalid, "missing_idempotency_key", "a charge needs an idempotency key")
 	}
@@ -107,11 +113,19 @@ func (d *DevPayments) Charge(_ context.Context, c Charge) (Payment, error) {
 		return *d.payments[r.paymentID], nil
 	}
 	if c.CardNumber == TestCardDeclined {
-		err := shop.E(shop.ErrPaymentRequired, "card_declined", "the card was declined")
+		if err := d.save(ctx, `INSERT INTO charges(idempotency_key, order_id, amount, currency, decline_code) VALUES (?, ?, ?, ?, ?)`,
+			c.IdempotencyKey, c.OrderID, c.Amount.Amount, c.Amount.Currency, "card_declined"); err != nil {
+			return Payment{}, err
+		}
+		err := errDeclined()
 		d.charges[c.IdempotencyKey] = chargeResult{err: err}
 		return Payment{}, err
 	}
 	p := &Payment{ID: "pay_" + shop.NewID(), IdempotencyKey: c.IdempotencyKey, OrderID: c.OrderID, Amount: c.Amount}
+	if err := d.save(ctx, `INSERT INTO charges(idempotency_key, payment_id, order_id, amount, currency) VALUES (?, ?, ?, ?, ?)`,
+		c.IdempotencyKey, p.ID, c.OrderID, c.Amount.Amount, c.Amount.Currency); err != nil {
+		return Payment{}, err
+	}
 	d.payments[p.ID] = p
 	d.charges[c.IdempotencyKey] = chargeResult{paymentID: p.ID}
 	return *p, nil
@@ -128,7 +142,7 @@ func (d *DevPayments) LookupCharge(_ context.Context, key string) (Payment, erro
 }
 
 // Refund implements PaymentProvider.
-func (d *DevPayments) Refund(_ context.Context, r Refund) (string, error) {
+func (d *DevPayments) Refund(ctx context.Context, r Refund) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if id, ok := d.refunds[r.IdempotencyKey]; ok {
@@ -141,9 +155,101 @@ func (d *DevPayments) Refund(_ context.Context, r Refund) (string, error) {
 	if p.RefundID != "" {
 		return p.RefundID, nil
 	}
-	p.RefundID = "re_" + shop.NewID()
-	d.refunds[r.IdempotencyKey] = p.RefundID
-	return p.RefundID, nil
+	id := "re_" + shop.NewID()
+	if err := d.save(ctx, `INSERT INTO refunds(idempotency_key, refund_id) VALUES (?1, ?2);
+		UPDATE charges SET refund_id = ?2 WHERE payment_id = ?3`, r.IdempotencyKey, id, p.ID); err != nil {
+		return "", err
+	}
+	p.RefundID = id
+	d.refunds[r.IdempotencyKey] = id
+	return id, nil
+}
+
+func errDeclined() error {
+	return shop.E(shop.ErrPaymentRequired, "card_declined", "the card was declined")
+}
+
+//go:embed devpayments_migrations/*.sql
+var devPaymentsMigrations embed.FS
+
+// OpenDevPayments returns a development payment provider that keeps its
+// records in the SQLite file at path (created if needed), so that a shop
+// restarted on the same data settles and refunds payments taken before.
+// Close it when done.
+func OpenDevPayments(ctx context.Context, path string) (*DevPayments, error) {
+	migrations, err := fs.Sub(devPaymentsMigrations, "devpayments_migrations")
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlitedb.Open(ctx, path, migrations)
+	if err != nil {
+		return nil, fmt.Errorf("development payments: %w", err)
+	}
+	d := NewDevPayments()
+	d.db = db
+	if err := d.load(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("development payments: %w", err)
+	}
+	return d, nil
+}
+
+// load reads the records of a file-backed provider into memory.
+func (d *DevPayments) load(ctx context.Context) error {
+	rows, err := d.db.R.QueryContext(ctx, `SELECT idempotency_key, payment_id, order_id, amount, currency, decline_code, refund_id FROM charges`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Payment
+		var decline string
+		if err := rows.Scan(&p.IdempotencyKey, &p.ID, &p.OrderID, &p.Amount.Amount, &p.Amount.Currency, &decline, &p.RefundID); err != nil {
+			return err
+		}
+		if decline != "" {
+			d.charges[p.IdempotencyKey] = chargeResult{err: errDeclined()}
+			continue
+		}
+		d.payments[p.ID] = &p
+		d.charges[p.IdempotencyKey] = chargeResult{paymentID: p.ID}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	refunds, err := d.db.R.QueryContext(ctx, `SELECT idempotency_key, refund_id FROM refunds`)
+	if err != nil {
+		return err
+	}
+	defer refunds.Close()
+	for refunds.Next() {
+		var key, id string
+		if err := refunds.Scan(&key, &id); err != nil {
+			return err
+		}
+		d.refunds[key] = id
+	}
+	return refunds.Err()
+}
+
+// save writes one record of a file-backed provider; memory-only providers
+// write nothing. It runs under d.mu, so records are written in call order.
+func (d *DevPayments) save(ctx context.Context, query string, args ...any) error {
+	if d.db == nil {
+		return nil
+	}
+	return d.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
+}
+
+// Close closes the file of a provider made by OpenDevPayments.
+func (d *DevPayments) Close() error {
+	if d.db == nil {
+		return nil
+	}
+	return d.db.Close()
 }
 
 // Payments returns every payment taken so far, refunded ones included, in

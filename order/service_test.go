@@ -612,3 +612,43 @@ func ExampleStatus_CanBecome() {
 	// true
 	// false
 }
+
+// A file-backed development provider remembers charges, declines and
+// refunds across a restart.
+func TestDevPaymentsFileSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "payments.db")
+	d, err := order.OpenDevPayments(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usd := shop.Money{Amount: 250, Currency: "USD"}
+	paid, err := d.Charge(ctx, order.Charge{IdempotencyKey: "o1/pay/1", OrderID: "o1", Amount: usd, CardNumber: order.TestCardOK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Charge(ctx, order.Charge{IdempotencyKey: "o2/pay/1", OrderID: "o2", Amount: usd, CardNumber: order.TestCardDeclined})
+	wantErr(t, err, shop.ErrPaymentRequired, "card_declined")
+	refundID, err := d.Refund(ctx, order.Refund{PaymentID: paid.ID, IdempotencyKey: "o1/refund", Amount: usd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	d, err = order.OpenDevPayments(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if p, err := d.LookupCharge(ctx, "o1/pay/1"); err != nil || p.ID != paid.ID || p.RefundID != refundID || p.Amount != usd {
+		t.Fatalf("charge after restart = %+v, %v", p, err)
+	}
+	_, err = d.Charge(ctx, order.Charge{IdempotencyKey: "o2/pay/1", OrderID: "o2", Amount: usd, CardNumber: order.TestCardOK})
+	wantErr(t, err, shop.ErrPaymentRequired, "card_declined")
+	if again, err := d.Refund(ctx, order.Refund{PaymentID: paid.ID, IdempotencyKey: "o1/refund", Amount: usd}); err != nil || again != refundID {
+		t.Fatalf("refund after restart = %q, %v, want %q", again, err, refundID)
+	}
+	if n := len(d.Payments()); n != 1 {
+		t.Fatalf("%d payments after restart, want 1", n)
+	}
+}
