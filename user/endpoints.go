@@ -21,6 +21,10 @@ type Endpoints struct {
 	GetUserEndpoint   endpoint.Endpoint
 	MeEndpoint        endpoint.Endpoint
 	ListUsersEndpoint endpoint.Endpoint
+	// DisableUserEndpoint and EnableUserEndpoint take a DisableUserRequest
+	// and an EnableUserRequest and answer a UserResponse.
+	DisableUserEndpoint endpoint.Endpoint
+	EnableUserEndpoint  endpoint.Endpoint
 }
 
 var _ Service = Endpoints{}
@@ -54,6 +58,16 @@ func MakeServerEndpoints(s Service) Endpoints {
 			page, err := s.ListUsers(ctx, req.PageRequest)
 			return ListUsersResponse{Page: page, Err: err}, nil
 		},
+		DisableUserEndpoint: func(ctx context.Context, request any) (any, error) {
+			req := request.(DisableUserRequest)
+			u, err := s.DisableUser(ctx, req.ID)
+			return UserResponse{User: u, Err: err}, nil
+		},
+		EnableUserEndpoint: func(ctx context.Context, request any) (any, error) {
+			req := request.(EnableUserRequest)
+			u, err := s.EnableUser(ctx, req.ID)
+			return UserResponse{User: u, Err: err}, nil
+		},
 	}
 }
 
@@ -85,6 +99,18 @@ func (e Endpoints) Me(ctx context.Context) (User, error) {
 func (e Endpoints) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error) {
 	res, err := calls.Result[ListUsersResponse](e.ListUsersEndpoint(ctx, ListUsersRequest{PageRequest: p}))
 	return res.Page, err
+}
+
+// DisableUser calls the DisableUserEndpoint.
+func (e Endpoints) DisableUser(ctx context.Context, id string) (User, error) {
+	res, err := calls.Result[UserResponse](e.DisableUserEndpoint(ctx, DisableUserRequest{ID: id}))
+	return res.User, err
+}
+
+// EnableUser calls the EnableUserEndpoint.
+func (e Endpoints) EnableUser(ctx context.Context, id string) (User, error) {
+	res, err := calls.Result[UserResponse](e.EnableUserEndpoint(ctx, EnableUserRequest{ID: id}))
+	return res.User, err
 }
 
 // RegisterRequest is the request of the RegisterEndpoint; its JSON is
@@ -139,7 +165,20 @@ type GetUserRequest struct {
 // context.
 type MeRequest struct{}
 
-// UserResponse is the response of the GetUserEndpoint and the MeEndpoint.
+// DisableUserRequest is the request of the DisableUserEndpoint: the ID of
+// the account to disable.
+type DisableUserRequest struct {
+	ID string `json:"id"`
+}
+
+// EnableUserRequest is the request of the EnableUserEndpoint: the ID of the
+// account to enable.
+type EnableUserRequest struct {
+	ID string `json:"id"`
+}
+
+// UserResponse is the response of the GetUserEndpoint, the MeEndpoint, the
+// DisableUserEndpoint and the EnableUserEndpoint.
 type UserResponse struct {
 	User
 	Err error `json:"-"`

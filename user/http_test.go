@@ -185,12 +185,12 @@ func TestHTTPRoutes(t *testing.T) {
 	if r.status != http.StatusCreated || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 		t.Fatalf("register: %d %s", r.status, r.body)
 	}
-	for _, k := range []string{"id", "email", "name", "role", "created_at"} {
+	for _, k := range []string{"id", "email", "name", "role", "created_at", "disabled"} {
 		if _, ok := r.json[k]; !ok {
 			t.Errorf("register response %s lacks %q", r.body, k)
 		}
 	}
-	if len(r.json) != 5 || r.json["role"] != "customer" {
+	if len(r.json) != 6 || r.json["role"] != "customer" || r.json["disabled"] != false {
 		t.Errorf("register response %s", r.body)
 	}
 	adaID, _ := r.json["id"].(string)
@@ -305,5 +305,69 @@ func TestMakeClientEndpointsInstance(t *testing.T) {
 		if _, err := user.MakeClientEndpoints(instance, nil); err == nil {
 			t.Errorf("instance %q accepted", instance)
 		}
+	}
+}
+
+func TestHTTPDisableEnable(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	ada, err := ts.svc.Register(ctx, user.Registration{Email: "ada@example.com", Password: "correct horse", Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ts.token(t, "admin-1", shop.RoleAdmin)
+	customer := ts.token(t, ada.ID, shop.RoleCustomer)
+	for _, tt := range []struct {
+		name, method, path, token string
+		status                    int
+		code                      string
+	}{
+		{"anonymous", "POST", "/users/" + ada.ID + "/disable", "", 401, "missing_token"},
+		{"customer", "POST", "/users/" + ada.ID + "/disable", customer, 403, "forbidden"},
+		{"customer enables", "POST", "/users/" + ada.ID + "/enable", customer, 403, "forbidden"},
+		{"unknown", "POST", "/users/nobody/disable", admin, 404, "user_not_found"},
+		{"unknown enable", "POST", "/users/nobody/enable", admin, 404, "user_not_found"},
+		{"self", "POST", "/users/admin-1/disable", admin, 409, "cannot_disable_self"},
+		{"wrong method", "GET", "/users/" + ada.ID + "/disable", admin, 405, "method_not_allowed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ts.do(t, tt.method, tt.path, tt.token, "")
+			if r.status != tt.status || r.errorCode() != tt.code {
+				t.Fatalf("got %d %s, want %d %q", r.status, r.body, tt.status, tt.code)
+			}
+		})
+	}
+	r := ts.do(t, "POST", "/users/"+ada.ID+"/disable", admin, "")
+	if r.status != 200 || r.json["id"] != ada.ID || r.json["disabled"] != true {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	r = ts.do(t, "POST", "/login", "", `{"email":"ada@example.com","password":"correct horse"}`)
+	if r.status != 401 || r.errorCode() != "invalid_credentials" {
+		t.Fatalf("login while disabled: %d %s", r.status, r.body)
+	}
+	r = ts.do(t, "POST", "/users/"+ada.ID+"/enable", admin, "")
+	if r.status != 200 || r.json["disabled"] != false {
+		t.Fatalf("enable: %d %s", r.status, r.body)
+	}
+
+	// The same through the client.
+	asAdmin, asAda := ts.client(t, admin), ts.client(t, customer)
+	u, err := asAdmin.DisableUser(ctx, ada.ID)
+	if err != nil || !u.Disabled || u.Email != ada.Email {
+		t.Fatalf("client disable: %+v, %v", u, err)
+	}
+	u, err = asAdmin.EnableUser(ctx, ada.ID)
+	if err != nil || u.Disabled {
+		t.Fatalf("client enable: %+v, %v", u, err)
+	}
+	_, err = asAda.DisableUser(ctx, ada.ID)
+	wantErr(t, err, shop.ErrForbidden, "forbidden")
+	_, err = asAdmin.DisableUser(ctx, "admin-1")
+	wantErr(t, err, shop.ErrConflict, "cannot_disable_self")
+	for _, id := range []string{"nobody", "a/b?c#d", "", ".", "..", "me"} {
+		_, err = asAdmin.DisableUser(ctx, id)
+		wantErr(t, err, shop.ErrNotFound, "user_not_found")
+		_, err = asAdmin.EnableUser(ctx, id)
+		wantErr(t, err, shop.ErrNotFound, "user_not_found")
 	}
 }

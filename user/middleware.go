@@ -81,6 +81,20 @@ func (mw *loggingMiddleware) ListUsers(ctx context.Context, p shop.PageRequest) 
 	return mw.next.ListUsers(ctx, p)
 }
 
+func (mw *loggingMiddleware) DisableUser(ctx context.Context, id string) (u User, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "DisableUser", begin, err, "user_id", id)
+	}(time.Now())
+	return mw.next.DisableUser(ctx, id)
+}
+
+func (mw *loggingMiddleware) EnableUser(ctx context.Context, id string) (u User, err error) {
+	defer func(begin time.Time) {
+		mw.log(ctx, "EnableUser", begin, err, "user_id", id)
+	}(time.Now())
+	return mw.next.EnableUser(ctx, id)
+}
+
 // InstrumentingMiddleware records every call in requests (a counter) and
 // latency (a histogram of seconds), labelled "method" and "code" (the error's
 // shop.CodeOf, "" on success). shophttp.NewServiceMetrics makes a matching
@@ -119,4 +133,14 @@ func (mw *instrumentingMiddleware) Me(ctx context.Context) (u User, err error) {
 func (mw *instrumentingMiddleware) ListUsers(ctx context.Context, p shop.PageRequest) (page shop.Page[User], err error) {
 	defer func(begin time.Time) { mw.metrics.Record("ListUsers", begin, err) }(time.Now())
 	return mw.next.ListUsers(ctx, p)
+}
+
+func (mw *instrumentingMiddleware) DisableUser(ctx context.Context, id string) (u User, err error) {
+	defer func(begin time.Time) { mw.metrics.Record("DisableUser", begin, err) }(time.Now())
+	return mw.next.DisableUser(ctx, id)
+}
+
+func (mw *instrumentingMiddleware) EnableUser(ctx context.Context, id string) (u User, err error) {
+	defer func(begin time.Time) { mw.metrics.Record("EnableUser", begin, err) }(time.Now())
+	return mw.next.EnableUser(ctx, id)
 }

@@ -1,6 +1,8 @@
 // Package user is the shop's account service: sign-up, login with bcrypt
 // password hashes and signed bearer tokens, a brute-force throttle on login,
-// and reading accounts under the customer and admin roles.
+// reading accounts under the customer and admin roles, and disabling them.
+// AccountCheck and ServiceAccountCheck let every service refuse the tokens of
+// disabled or deleted accounts (see shophttp.CheckAccounts).
 //
 // Build it from a Store and a TokenIssuer (such as *shophttp.Tokens), wrap it
 // in the middlewares you want, and serve it over HTTP with NewHTTPHandler; a
@@ -53,18 +55,32 @@ type Service interface {
 	// use is ErrConflict "email_taken". Registration never grants admin.
 	Register(ctx context.Context, r Registration) (User, error)
 	// Login checks an email and password and returns a session with a bearer
-	// token. Any mismatch is ErrUnauthenticated "invalid_credentials"; too many
-	// failures for one email are ErrTooManyRequests "too_many_attempts" with
-	// RetryAfter set.
+	// token. Any mismatch, and any login to a disabled account, is
+	// ErrUnauthenticated "invalid_credentials"; too many failures for one
+	// email are ErrTooManyRequests "too_many_attempts" with RetryAfter set.
 	Login(ctx context.Context, email, password string) (Session, error)
-	// GetUser returns an account: admins may read any, everyone else only
-	// their own; someone else's ID is ErrNotFound "user_not_found", exactly as
-	// an unknown ID is, so IDs cannot be probed.
+	// GetUser returns an account: admins and services may read any, everyone
+	// else only their own; someone else's ID is ErrNotFound "user_not_found",
+	// exactly as an unknown ID is, so IDs cannot be probed.
 	GetUser(ctx context.Context, id string) (User, error)
-	// Me returns the caller's own account.
+	// Me returns the caller's own account. A token whose account is gone is
+	// ErrUnauthenticated "invalid_token", one whose account is disabled
+	// ErrUnauthenticated "account_disabled".
 	Me(ctx context.Context) (User, error)
 	// ListUsers returns one page of all accounts in creation order (admin only).
 	ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error)
+	// DisableUser disables an account (admin only) and returns it: it can no
+	// longer log in, and where tokens are checked with AccountCheck (see
+	// shophttp.CheckAccounts) its tokens stop working too. Disabling a
+	// disabled account changes nothing. An unknown ID is ErrNotFound
+	// "user_not_found"; the caller's own account is ErrConflict
+	// "cannot_disable_self", and the last enabled admin ErrConflict
+	// "last_admin", so the shop never loses its last admin by accident.
+	DisableUser(ctx context.Context, id string) (User, error)
+	// EnableUser enables a disabled account again (admin only) and returns
+	// it; enabling an enabled account changes nothing. An unknown ID is
+	// ErrNotFound "user_not_found".
+	EnableUser(ctx context.Context, id string) (User, error)
 }
 
 // User is an account as every caller sees it. The password hash stays in the
@@ -75,11 +91,17 @@ type User struct {
 	Name      string    `json:"name"`
 	Role      shop.Role `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
+	// Disabled is set when an admin disabled the account (DisableUser): it
+	// cannot log in, and its tokens are refused where they are checked with
+	// AccountCheck.
+	Disabled bool `json:"disabled"`
 }
 
 // Registration is what Register needs. Email is trimmed and lower-cased;
 // Password must have at least MinPasswordChars characters and at most
-// MaxPasswordBytes bytes; Name is trimmed and required.
+// MaxPasswordBytes bytes; Name is trimmed and required, and must not hold
+// control characters, line breaks or invisible formatting characters such as
+// U+202E RIGHT-TO-LEFT OVERRIDE (ErrInvalid "invalid_name").
 type Registration struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -148,13 +170,23 @@ func WithBcryptCost(cost int) Option {
 // maxFailures failed logins within window, every further attempt for it is
 // refused with ErrTooManyRequests (RetryAfter set), without checking the
 // password, until window has passed since the failure that reached the limit.
-// A successful login clears the count. Defaults: 5 failures in 15 minutes. A
-// maxFailures below 1 or a non-positive window keeps its default.
+// Only failures count (a wrong password, an unknown email, a disabled
+// account); a successful login clears the count. So that concurrent guesses
+// cannot slip past the limit, an email has at most as many logins in flight
+// as it has failures left, and further ones wait for those to finish.
+// Defaults: 5 failures in 15 minutes. A maxFailures below 1 or a non-positive
+// window keeps its default.
 //
-// The state is kept in memory per service value (at most 10,000 emails,
-// oldest dropped first), so it is per process: behind a load balancer each
-// instance counts on its own. Anyone can lock an email this way for a
-// window; that is the price of a per-email limit.
+// The state is kept in memory per service value, so it is per process:
+// behind a load balancer each instance counts on its own. It tracks at most
+// 10,000 emails, about 400 bytes each at worst (a 254-byte email), so at
+// most about 4 MB. A locked email is never forgotten before its lock ends:
+// when the table is full, emails whose window is over go first, then
+// unlocked emails with the fewest failures; if every tracked email is locked
+// (50,000 failed logins within one window), logins for emails not yet
+// tracked are refused with ErrTooManyRequests until the first lock ends.
+// Anyone can lock an email this way for a window; that is the price of a
+// per-email limit.
 func WithLoginThrottle(maxFailures int, window time.Duration) Option {
 	return func(o *options) {
 		if maxFailures >= 1 {
@@ -177,7 +209,7 @@ func WithClock(now func() time.Time) Option {
 }
 
 // maxTrackedEmails bounds the login throttle's memory: at most this many
-// emails are tracked at once.
+// emails are tracked at once (see WithLoginThrottle).
 const maxTrackedEmails = 10000
 
 type service struct {
@@ -217,7 +249,7 @@ func NewService(store *Store, issuer TokenIssuer, opts ...Option) Service {
 		ttl:        o.ttl,
 		cost:       o.cost,
 		now:        o.now,
-		throttle:   newThrottle(o.maxFailures, o.window, o.maxTracked),
+		throttle:   newThrottle(o.maxFailures, o.window, o.maxTracked, o.now),
 		dummyReady: make(chan struct{}),
 	}
 	go func() {
@@ -266,13 +298,19 @@ func (s *service) Login(ctx context.Context, email, password string) (Session, e
 	// An email that cannot belong to an account is neither looked up nor
 	// tracked (its key could be huge), but still costs one bcrypt comparison.
 	plausible := email != "" && len(email) <= MaxEmailLen
+	result := outcomeNeutral
 	if plausible {
-		if wait, ok := s.throttle.begin(email, s.now()); !ok {
+		wait, err := s.throttle.begin(ctx, email)
+		if err != nil {
+			return Session{}, err
+		}
+		if wait > 0 {
 			e := shop.E(shop.ErrTooManyRequests, "too_many_attempts",
 				"too many failed logins for this email; try again in %s", wait.Round(time.Second))
 			e.RetryAfter = wait
 			return Session{}, e
 		}
+		defer func() { s.throttle.finish(email, result) }()
 	}
 	select {
 	case <-s.dummyReady:
@@ -293,10 +331,19 @@ func (s *service) Login(ctx context.Context, email, password string) (Session, e
 	mismatch := bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil
 	// bcrypt reads only 72 bytes, so a longer password could match the hash
 	// of its prefix; registration never accepts one, so it never matches.
-	if !found || mismatch || len(password) > MaxPasswordBytes {
+	//
+	// A disabled account gets exactly the answer of a wrong password, after
+	// the same bcrypt comparison, and counts as a failure even when the
+	// password is right. A distinct "account_disabled" answer would tell
+	// anyone that the email has an account (which unknown emails are careful
+	// not to reveal), and giving it only for the right password would confirm
+	// a guessed password of an account that was likely disabled for being
+	// abused or taken over. The admin who disabled it can tell its owner.
+	if !found || mismatch || len(password) > MaxPasswordBytes || u.Disabled {
+		result = outcomeFailed
 		return Session{}, errInvalidCredentials()
 	}
-	s.throttle.succeeded(email)
+	result = outcomeSucceeded
 	token, exp, err := s.issuer.Issue(shop.Identity{UserID: u.ID, Role: u.Role}, s.ttl)
 	if err != nil {
 		return Session{}, fmt.Errorf("issue token: %w", err)
@@ -309,7 +356,7 @@ func (s *service) GetUser(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if id == "" || (caller.Role != shop.RoleAdmin && caller.UserID != id) {
+	if id == "" || (caller.Role != shop.RoleAdmin && caller.Role != shop.RoleService && caller.UserID != id) {
 		return User{}, errUserNotFound()
 	}
 	return s.store.byID(ctx, id)
@@ -321,11 +368,16 @@ func (s *service) Me(ctx context.Context) (User, error) {
 		return User{}, err
 	}
 	u, err := s.store.byID(ctx, caller.UserID)
-	if errors.Is(err, shop.ErrNotFound) {
-		// A valid token whose account is gone: the caller must log in again.
-		return User{}, shop.E(shop.ErrUnauthenticated, "invalid_token", "the account of this token no longer exists")
+	if err == nil {
+		err = usable(u, caller)
 	}
-	return u, err
+	if errors.Is(err, shop.ErrNotFound) {
+		err = errAccountGone()
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
 }
 
 func (s *service) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error) {
@@ -357,7 +409,9 @@ func (s *service) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[
 //     milliseconds).
 //   - An admin account has it: nothing changes and no hash is computed, so a
 //     restart stays fast. Its password is NOT reset to password: changing the
-//     configured password later does not change the account's.
+//     configured password later does not change the account's. A disabled
+//     admin stays disabled (see User.Disabled): a restart does not undo what
+//     another admin decided.
 //   - A customer account has it: it is promoted to admin only if password is
 //     its password (one bcrypt comparison); otherwise EnsureAdmin fails, so
 //     whoever registered the admin email first cannot become admin with their
@@ -396,6 +450,24 @@ func EnsureAdmin(ctx context.Context, store *Store, email, password string, cost
 		return u, nil
 	}
 	return User{}, errors.New("admin account: created and removed concurrently; try again")
+}
+
+func (s *service) DisableUser(ctx context.Context, id string) (User, error) {
+	caller, err := shop.RequireRole(ctx, shop.RoleAdmin)
+	if err != nil {
+		return User{}, err
+	}
+	if id == caller.UserID {
+		return User{}, shop.E(shop.ErrConflict, "cannot_disable_self", "you cannot disable your own account; ask another admin")
+	}
+	return s.store.setDisabled(ctx, id, true)
+}
+
+func (s *service) EnableUser(ctx context.Context, id string) (User, error) {
+	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
+		return User{}, err
+	}
+	return s.store.setDisabled(ctx, id, false)
 }
 
 func errUserNotFound() error {
@@ -456,8 +528,45 @@ func validateName(name string) error {
 		return shop.E(shop.ErrInvalid, code, "name must be valid UTF-8")
 	case utf8.RuneCountInString(name) > MaxNameChars:
 		return shop.E(shop.ErrInvalid, code, "name must be at most %d characters", MaxNameChars)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+	case strings.IndexFunc(name, lineBreakOrControl) >= 0:
 		return shop.E(shop.ErrInvalid, code, "name must not contain control characters such as line breaks")
 	}
+	if i := strings.IndexFunc(name, invisible); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return shop.E(shop.ErrInvalid, code,
+			"name must not contain invisible formatting or text-direction characters such as U+%04X", r)
+	}
+	if strings.IndexFunc(name, visible) < 0 {
+		return shop.E(shop.ErrInvalid, code, "name must contain a letter, digit, punctuation mark or symbol")
+	}
 	return nil
+}
+
+// lineBreakOrControl reports control characters (C0, DEL, C1) and the
+// Unicode line and paragraph separators U+2028 and U+2029, which break lines
+// as \n does.
+func lineBreakOrControl(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp)
+}
+
+// invisible reports characters that change how text around them is shown
+// without showing themselves, so a name holding them can display as
+// something else, in the shop or in an admin's terminal: the format
+// characters (Unicode category Cf, which holds every bidirectional control
+// such as U+202E RIGHT-TO-LEFT OVERRIDE, the zero-width space U+200B, the
+// byte order mark, soft hyphens and the invisible tag characters) and the
+// other default-ignorable code points (fillers such as U+3164 that render as
+// nothing). The zero-width non-joiner and joiner, U+200C and U+200D, are
+// allowed: Persian and Indic names need them to be spelt right, and emoji
+// sequences use them; they cannot reorder text.
+func invisible(r rune) bool {
+	if r == '\u200c' || r == '\u200d' {
+		return false
+	}
+	return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// visible reports characters that show as themselves.
+func visible(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
 }

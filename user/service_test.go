@@ -96,6 +96,15 @@ func TestRegisterValidation(t *testing.T) {
 		{"empty name", user.Registration{Email: "ada@example.com", Password: "password1", Name: " \t "}, "invalid_name"},
 		{"long name", user.Registration{Email: "ada@example.com", Password: "password1", Name: strings.Repeat("n", 101)}, "invalid_name"},
 		{"name with newline", user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada\nadmin=true"}, "invalid_name"},
+		{"name with line separator", user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada\u2028admin=true"}, "invalid_name"},
+		{"name with right-to-left override", user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada \u202egnp.exe"}, "invalid_name"},
+		{"name with bidi isolate", user.Registration{Email: "ada@example.com", Password: "password1", Name: "\u2067Ada\u2069"}, "invalid_name"},
+		{"name with left-to-right mark", user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada\u200e"}, "invalid_name"},
+		{"name with zero-width space", user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ad\u200ba"}, "invalid_name"},
+		{"name with byte order mark", user.Registration{Email: "ada@example.com", Password: "password1", Name: "\ufeffAda"}, "invalid_name"},
+		{"name with tag characters", user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada\U000E0069\U000E0067"}, "invalid_name"},
+		{"name of a Hangul filler", user.Registration{Email: "ada@example.com", Password: "password1", Name: "\u3164"}, "invalid_name"},
+		{"name of joiners only", user.Registration{Email: "ada@example.com", Password: "password1", Name: "\u200d\u200c"}, "invalid_name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +134,10 @@ func TestRegisterAcceptsBoundaries(t *testing.T) {
 		{Email: "b@example.com", Password: strings.Repeat("p", 72), Name: "B"},
 		{Email: "c@example.com", Password: strings.Repeat("é", 36), Name: "Çé"},
 		{Email: "d@example.com", Password: "ééééééééé", Name: "D"},
+		// Persian needs the zero-width non-joiner, emoji sequences the joiner.
+		{Email: "e@example.com", Password: "password1", Name: "نیلوفر می\u200cخواهد"},
+		{Email: "f@example.com", Password: "password1", Name: "Dev \U0001F469\u200d\U0001F4BB"},
+		{Email: "g@example.com", Password: "password1", Name: "José Ñúñez-O'Brien 李"},
 	} {
 		if _, err := s.Register(ctx, reg); err != nil {
 			t.Errorf("registration %d: %v", i, err)
@@ -178,13 +191,13 @@ func TestUserJSONHasNoPasswordHash(t *testing.T) {
 	b, _ := json.Marshal(u)
 	var fields map[string]any
 	json.Unmarshal(b, &fields)
-	for _, k := range []string{"id", "email", "name", "role", "created_at"} {
+	for _, k := range []string{"id", "email", "name", "role", "created_at", "disabled"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("user JSON %s lacks %q", b, k)
 		}
 	}
-	if len(fields) != 5 {
-		t.Errorf("user JSON %s has fields besides id, email, name, role, created_at", b)
+	if len(fields) != 6 || fields["disabled"] != false {
+		t.Errorf("user JSON %s has fields besides id, email, name, role, created_at, disabled", b)
 	}
 }
 
@@ -376,6 +389,49 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 	}
 }
 
+// Before: attempts were counted when they started, so ten simultaneous logins
+// with the right password got five 429s.
+func TestLoginConcurrentRightPassword(t *testing.T) {
+	s, _, _ := newService(t, user.WithLoginThrottle(5, time.Hour))
+	mustRegister(t, s, "ada@example.com", "Ada")
+	const n = 10
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.Login(context.Background(), "ada@example.com", "correct horse")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("simultaneous login with the right password: %v", err)
+		}
+	}
+}
+
+// A success clears the failures of the email, even ones made concurrently.
+func TestLoginSuccessClearsConcurrentFailures(t *testing.T) {
+	s, _, _ := newService(t, user.WithLoginThrottle(3, time.Hour))
+	ctx := context.Background()
+	mustRegister(t, s, "ada@example.com", "Ada")
+	for range 2 {
+		s.Login(ctx, "ada@example.com", "wrong guess")
+	}
+	if _, err := s.Login(ctx, "ada@example.com", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err := s.Login(ctx, "ada@example.com", "wrong guess")
+		wantErr(t, err, shop.ErrUnauthenticated, "invalid_credentials")
+	}
+	if _, err := s.Login(ctx, "ada@example.com", "correct horse"); err != nil {
+		t.Fatalf("failures before the success still counted: %v", err)
+	}
+}
+
 func TestGetUserAndMe(t *testing.T) {
 	s, _, _ := newService(t)
 	ada := mustRegister(t, s, "ada@example.com", "Ada")
@@ -556,4 +612,137 @@ func TestRegistrationStringHidesPassword(t *testing.T) {
 
 func fmtAll(v any) string {
 	return fmt.Sprintf("%v %+v %s %#v", v, v, v, v)
+}
+
+func TestDisableAndEnable(t *testing.T) {
+	s, st, _ := newService(t)
+	ctx := context.Background()
+	admin, err := user.EnsureAdmin(ctx, st, "root@example.com", "root-password", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := mustRegister(t, s, "ada@example.com", "Ada")
+	asAdmin := as(admin.ID, shop.RoleAdmin)
+
+	// Only admins.
+	_, err = s.DisableUser(context.Background(), ada.ID)
+	wantErr(t, err, shop.ErrUnauthenticated, "missing_token")
+	_, err = s.DisableUser(as(ada.ID, shop.RoleCustomer), ada.ID)
+	wantErr(t, err, shop.ErrForbidden, "forbidden")
+	_, err = s.EnableUser(as(ada.ID, shop.RoleCustomer), ada.ID)
+	wantErr(t, err, shop.ErrForbidden, "forbidden")
+	_, err = s.DisableUser(as("order", shop.RoleService), ada.ID)
+	wantErr(t, err, shop.ErrForbidden, "forbidden")
+	_, err = s.DisableUser(asAdmin, "no-such-id")
+	wantErr(t, err, shop.ErrNotFound, "user_not_found")
+	_, err = s.EnableUser(asAdmin, "no-such-id")
+	wantErr(t, err, shop.ErrNotFound, "user_not_found")
+	_, err = s.DisableUser(asAdmin, admin.ID)
+	wantErr(t, err, shop.ErrConflict, "cannot_disable_self")
+
+	u, err := s.DisableUser(asAdmin, ada.ID)
+	if err != nil || !u.Disabled || u.ID != ada.ID || u.Email != ada.Email {
+		t.Fatalf("disable: %+v, %v", u, err)
+	}
+	if u, err := s.DisableUser(asAdmin, ada.ID); err != nil || !u.Disabled {
+		t.Fatalf("disable again: %+v, %v", u, err)
+	}
+	if got, _ := s.GetUser(asAdmin, ada.ID); !got.Disabled {
+		t.Fatalf("stored %+v", got)
+	}
+	// A disabled account cannot log in, and the answer does not tell
+	// whether the password was right.
+	_, right := s.Login(ctx, "ada@example.com", "correct horse")
+	_, wrong := s.Login(ctx, "ada@example.com", "wrong horse")
+	wantErr(t, right, shop.ErrUnauthenticated, "invalid_credentials")
+	wantErr(t, wrong, shop.ErrUnauthenticated, "invalid_credentials")
+	if right.Error() != wrong.Error() {
+		t.Errorf("answers differ: %q vs %q", right, wrong)
+	}
+	_, err = s.Me(as(ada.ID, shop.RoleCustomer))
+	wantErr(t, err, shop.ErrUnauthenticated, "account_disabled")
+
+	u, err = s.EnableUser(asAdmin, ada.ID)
+	if err != nil || u.Disabled {
+		t.Fatalf("enable: %+v, %v", u, err)
+	}
+	if _, err := s.Login(ctx, "ada@example.com", "correct horse"); err != nil {
+		t.Fatalf("login after enable: %v", err)
+	}
+}
+
+func TestDisableKeepsAnAdmin(t *testing.T) {
+	s, st, _ := newService(t)
+	ctx := context.Background()
+	a, err := user.EnsureAdmin(ctx, st, "a@example.com", "admin-password", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := user.EnsureAdmin(ctx, st, "b@example.com", "admin-password", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two admins disabling each other at once: one of them stays.
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Go(func() { _, errA = s.DisableUser(as(a.ID, shop.RoleAdmin), b.ID) })
+	wg.Go(func() { _, errB = s.DisableUser(as(b.ID, shop.RoleAdmin), a.ID) })
+	wg.Wait()
+	if (errA == nil) == (errB == nil) {
+		t.Fatalf("both or neither disabled: %v, %v", errA, errB)
+	}
+	for _, err := range []error{errA, errB} {
+		if err != nil {
+			wantErr(t, err, shop.ErrConflict, "last_admin")
+		}
+	}
+	page, err := s.ListUsers(as(a.ID, shop.RoleAdmin), shop.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := 0
+	for _, u := range page.Items {
+		if !u.Disabled {
+			enabled++
+		}
+	}
+	if enabled != 1 {
+		t.Fatalf("%d enabled admins, want 1: %+v", enabled, page.Items)
+	}
+}
+
+func TestAccountCheck(t *testing.T) {
+	s, st, _ := newService(t)
+	ctx := context.Background()
+	admin, err := user.EnsureAdmin(ctx, st, "root@example.com", "root-password", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := mustRegister(t, s, "ada@example.com", "Ada")
+	local := user.AccountCheck(st)
+	viaService := user.ServiceAccountCheck(s)
+	for name, check := range map[string]func(context.Context, shop.Identity) error{"AccountCheck": local, "ServiceAccountCheck": viaService} {
+		t.Run(name, func(t *testing.T) {
+			if err := check(ctx, shop.Identity{UserID: ada.ID, Role: shop.RoleCustomer}); err != nil {
+				t.Fatalf("existing customer: %v", err)
+			}
+			if err := check(ctx, shop.Identity{UserID: admin.ID, Role: shop.RoleAdmin}); err != nil {
+				t.Fatalf("existing admin: %v", err)
+			}
+			wantErr(t, check(ctx, shop.Identity{UserID: "no-such-id", Role: shop.RoleCustomer}), shop.ErrUnauthenticated, "invalid_token")
+			wantErr(t, check(ctx, shop.Identity{UserID: ada.ID, Role: shop.RoleAdmin}), shop.ErrUnauthenticated, "invalid_token")
+			if _, err := s.DisableUser(as(admin.ID, shop.RoleAdmin), ada.ID); err != nil {
+				t.Fatal(err)
+			}
+			wantErr(t, check(ctx, shop.Identity{UserID: ada.ID, Role: shop.RoleCustomer}), shop.ErrUnauthenticated, "account_disabled")
+			if _, err := s.EnableUser(as(admin.ID, shop.RoleAdmin), ada.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// A database failure is not an answer about the account.
+	st.Close()
+	if err := local(ctx, shop.Identity{UserID: ada.ID, Role: shop.RoleCustomer}); err == nil || errors.Is(err, shop.ErrUnauthenticated) {
+		t.Fatalf("closed store: %v, want an error that is not ErrUnauthenticated", err)
+	}
 }

@@ -59,7 +59,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // times also sort as text.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
-const userColumns = `id, email, name, role, created_at`
+const userColumns = `id, email, name, role, created_at, disabled`
 
 // insert stores a new account. An email already in use is ErrConflict
 // "email_taken".
@@ -128,6 +128,33 @@ func (s *Store) setRole(ctx context.Context, id string, role shop.Role) error {
 	return nil
 }
 
+// setDisabled disables or enables an account and returns it. Disabling the
+// last enabled admin is ErrConflict "last_admin"; the check and the change
+// are one statement, so two admins disabling each other at the same moment
+// cannot leave the shop without one. An unknown id is ErrNotFound
+// "user_not_found".
+func (s *Store) setDisabled(ctx context.Context, id string, disabled bool) (User, error) {
+	query := `UPDATE users SET disabled = 0 WHERE id = ? RETURNING ` + userColumns
+	if disabled {
+		query = `UPDATE users SET disabled = 1 WHERE id = ?
+			AND NOT (role = 'admin' AND disabled = 0
+				AND (SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0) <= 1)
+			RETURNING ` + userColumns
+	}
+	u, err := scanUser(s.db.W.QueryRowContext(ctx, query, id))
+	if disabled && errors.Is(err, shop.ErrNotFound) {
+		// Either no such account or the last admin: tell which.
+		if _, err := s.byID(ctx, id); err != nil {
+			return User{}, err
+		}
+		return User{}, shop.E(shop.ErrConflict, "last_admin", "this is the last enabled admin account; enable or create another admin first")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
 type scanner interface {
 	Scan(dest ...any) error
 }
@@ -136,7 +163,7 @@ type scanner interface {
 func scanUser(sc scanner, extra ...any) (User, error) {
 	var u User
 	var role, created string
-	err := sc.Scan(append([]any{&u.ID, &u.Email, &u.Name, &role, &created}, extra...)...)
+	err := sc.Scan(append([]any{&u.ID, &u.Email, &u.Name, &role, &created, &u.Disabled}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, errUserNotFound()
 	}

@@ -192,10 +192,13 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	publicInventory := inventory.LoggingMiddleware(logger)(inventory.InstrumentingMiddleware(im.Requests, im.Latency)(a.invSvc))
 	publicOrder := order.LoggingMiddleware(logger)(order.InstrumentingMiddleware(om.Requests, om.Latency)(a.orderSvc))
 
-	userHandler := user.NewHTTPHandler(user.MakeServerEndpoints(publicUser), tokens, logger)
-	catalogHandler := catalog.NewHTTPHandler(catalog.MakeServerEndpoints(publicCatalog), tokens, logger)
-	inventoryHandler := inventory.NewHTTPHandler(inventory.MakeServerEndpoints(publicInventory), tokens, logger)
-	orderHandler := order.NewHTTPHandler(order.MakeServerEndpoints(publicOrder), tokens, logger)
+	// Tokens of accounts that are gone or disabled stop working within
+	// shophttp.DefaultAccountCheckTTL; the handlers share one cache.
+	verifier := shophttp.CheckAccounts(tokens, user.AccountCheck(a.users))
+	userHandler := user.NewHTTPHandler(user.MakeServerEndpoints(publicUser), verifier, logger)
+	catalogHandler := catalog.NewHTTPHandler(catalog.MakeServerEndpoints(publicCatalog), verifier, logger)
+	inventoryHandler := inventory.NewHTTPHandler(inventory.MakeServerEndpoints(publicInventory), verifier, logger)
+	orderHandler := order.NewHTTPHandler(order.MakeServerEndpoints(publicOrder), verifier, logger)
 
 	mux := http.NewServeMux()
 	for _, p := range []string{"/register", "/login", "/users", "/users/"} {

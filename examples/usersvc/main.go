@@ -111,7 +111,10 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.
 	svc = user.InstrumentingMiddleware(metrics.Requests, metrics.Latency)(svc)
 
 	mux := http.NewServeMux()
-	mux.Handle("/", user.NewHTTPHandler(user.MakeServerEndpoints(svc), tokens, log.With(logger, "component", "http")))
+	// Tokens of accounts that are gone or disabled stop working within
+	// shophttp.DefaultAccountCheckTTL.
+	verifier := shophttp.CheckAccounts(tokens, user.AccountCheck(store))
+	mux.Handle("/", user.NewHTTPHandler(user.MakeServerEndpoints(svc), verifier, log.With(logger, "component", "http")))
 	shophttp.Mount(mux, reg, shophttp.Check{Name: "store", Func: store.Ping})
 
 	return app.Serve(ctx, s.Addr, mux, logger, func(addr net.Addr) {
