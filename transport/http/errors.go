@@ -79,8 +79,14 @@ type ErrorDetail struct {
 // the kind's status, their code and their message; anything unexpected is a
 // 500 whose message reveals nothing internal. Headers, including
 // Content-Type and Retry-After, are set before the status.
-func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
+//
+// Within a server built with ServerOptions, EncodeError also logs a 5xx
+// answer, with the cause the response hides: every error a go-kit server
+// answers, and every business error EncodeJSON answers, passes through here
+// exactly once.
+func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
 	status := StatusOf(err)
+	logServerError(ctx, status, err)
 	detail := ErrorDetail{Code: shop.CodeOf(err), Message: err.Error()}
 	switch status {
 	case http.StatusRequestEntityTooLarge:

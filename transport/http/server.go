@@ -10,33 +10,63 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-kit/kit/transport"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/kitshop/shop"
 )
 
 // ServerOptions returns the go-kit server options every kitshop handler
-// uses: the shop's error encoder, logging of transport errors, and bearer
-// token authentication with v.
+// uses: the shop's error encoder, logging of server errors to logger, and
+// bearer token authentication with v.
+//
+// A request answered 500 (an error without a kind, from the decoder, the
+// endpoint, or inside the response as an endpoint.Failer) is logged once at
+// error level with its request ID, method, path and cause, and another 5xx
+// (a timeout, a service unavailable) at warn level; see EncodeError. 4xx
+// answers are the caller's fault and are not logged here, so bad clients
+// cannot flood the log.
 func ServerOptions(logger log.Logger, v Verifier) []kithttp.ServerOption {
 	return []kithttp.ServerOption{
 		kithttp.ServerErrorEncoder(EncodeError),
-		kithttp.ServerErrorHandler(logUnexpected(logger)),
-		kithttp.ServerBefore(Authenticate(v), KeepToken),
+		kithttp.ServerBefore(logServerErrors(logger), Authenticate(v), KeepToken),
 	}
 }
 
-// logUnexpected logs the errors a handler meets that are not the caller's
-// fault: a rejected request (bad JSON, a body over the limit, any error with
-// a kind) is answered, not logged, so bad clients cannot flood the log.
-func logUnexpected(logger log.Logger) transport.ErrorHandler {
-	return transport.ErrorHandlerFunc(func(ctx context.Context, err error) {
-		if shop.KindOf(err) != nil || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) {
-			return
-		}
-		logger.Log("msg", "request failed", "request_id", shop.RequestIDFrom(ctx), "err", err)
-	})
+// serverErrorLogKey is the context key of a request's serverErrorLog.
+type serverErrorLogKey struct{}
+
+// serverErrorLog is where EncodeError logs a request's 5xx answer.
+type serverErrorLog struct {
+	logger       log.Logger
+	method, path string
+}
+
+// logServerErrors is a go-kit server RequestFunc that makes EncodeError log
+// the request's 5xx answer to logger.
+func logServerErrors(logger log.Logger) kithttp.RequestFunc {
+	return func(ctx context.Context, r *http.Request) context.Context {
+		return context.WithValue(ctx, serverErrorLogKey{}, &serverErrorLog{logger: logger, method: r.Method, path: r.URL.Path})
+	}
+}
+
+// logServerError logs err, answered with status, if status is a 5xx and ctx
+// comes from a server built with ServerOptions: a 500 at error level, another
+// 5xx at warn.
+func logServerError(ctx context.Context, status int, err error) {
+	if status < 500 || ctx == nil {
+		return
+	}
+	l, _ := ctx.Value(serverErrorLogKey{}).(*serverErrorLog)
+	if l == nil {
+		return
+	}
+	lvl := level.Warn
+	if status == http.StatusInternalServerError {
+		lvl = level.Error
+	}
+	lvl(l.logger).Log("msg", "request failed", "request_id", shop.RequestIDFrom(ctx),
+		"method", l.method, "path", l.path, "status", status, "err", err)
 }
 
 // ClientOptions returns the go-kit client options every kitshop client uses:

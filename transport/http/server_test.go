@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,5 +288,137 @@ func TestDecodeResponseKeepsBusinessErrorsOutOfTheEndpoint(t *testing.T) {
 		if _, err := answer(status, `{"error":{"code":"x","message":"m"}}`); err == nil {
 			t.Fatalf("HTTP %d was not an endpoint error", status)
 		}
+	}
+}
+
+// lockedLog collects log lines from concurrent requests.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the logged lines that contain every one of substrings.
+func (l *lockedLog) lines(substrings ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for line := range strings.Lines(l.b.String()) {
+		all := true
+		for _, s := range substrings {
+			all = all && strings.Contains(line, s)
+		}
+		if all {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestServerErrorsAreLoggedOnce checks that every 500, however the
+// unexpected error reaches the transport (from the decoder, from the
+// endpoint, or as a business error inside the response), is logged exactly
+// once at error level with the request ID and the cause, and answered
+// without it; 4xx answers log nothing at warn or error.
+func TestServerErrorsAreLoggedOnce(t *testing.T) {
+	var logs lockedLog
+	logger := log.NewLogfmtLogger(&logs)
+	opts := shophttp.ServerOptions(logger, newTokens(t, testKey))
+	decodeNothing := func(context.Context, *http.Request) (any, error) { return nil, nil }
+	answer := func(resp any, err error) func(context.Context, any) (any, error) {
+		return func(context.Context, any) (any, error) { return resp, err }
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /decoder", kithttp.NewServer(answer(greetResponse{}, nil),
+		func(context.Context, *http.Request) (any, error) {
+			return nil, errors.New("decoder cause: bad pointer")
+		},
+		shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /endpoint", kithttp.NewServer(answer(nil, errors.New("endpoint cause: nil map")), decodeNothing, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /response", kithttp.NewServer(answer(greetResponse{Err: fmt.Errorf("query orders: %w", errors.New("response cause: disk I/O error"))}, nil),
+		decodeNothing, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /missing", kithttp.NewServer(answer(greetResponse{Err: shop.E(shop.ErrNotFound, "thing_not_found", "no such thing")}, nil),
+		decodeNothing, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /endpoint-missing", kithttp.NewServer(answer(nil, shop.E(shop.ErrNotFound, "thing_not_found", "no such thing")), decodeNothing, shophttp.EncodeJSON, opts...))
+	mux.Handle("GET /slow", kithttp.NewServer(answer(nil, fmt.Errorf("query: %w", context.DeadlineExceeded)), decodeNothing, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /greet", kithttp.NewServer(greetEndpoint, decodeGreet, shophttp.EncodeJSON, opts...))
+	mux.Handle("/", shophttp.NotFound())
+	srv := httptest.NewServer(shophttp.WithRequestID(mux))
+	defer srv.Close()
+
+	do := func(method, path, requestID, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set(shophttp.RequestIDHeader, requestID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+
+	for _, c := range []struct{ path, cause string }{
+		{"/decoder", "decoder cause: bad pointer"},
+		{"/endpoint", "endpoint cause: nil map"},
+		{"/response", "response cause: disk I/O error"},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			id := "req" + strings.ReplaceAll(c.path, "/", "-")
+			status, body := do("GET", c.path, id, "")
+			if status != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500", status)
+			}
+			if strings.Contains(body, "cause") || !strings.Contains(body, `"internal error"`) {
+				t.Errorf("body %q must say only \"internal error\"", body)
+			}
+			all := logs.lines("request_id=" + id + " ")
+			errorLines := logs.lines("request_id="+id+" ", "level=error")
+			if len(errorLines) != 1 || len(all) != 1 {
+				t.Fatalf("want one line, at error level, for request %s; got %q", id, all)
+			}
+			if !strings.Contains(errorLines[0], c.cause) {
+				t.Errorf("log line %q does not hold the cause %q", errorLines[0], c.cause)
+			}
+		})
+	}
+
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/missing", "", http.StatusNotFound},
+		{"GET", "/endpoint-missing", "", http.StatusNotFound},
+		{"GET", "/no-such-route", "", http.StatusNotFound},
+		{"POST", "/greet", `{"name":`, http.StatusBadRequest},
+		{"POST", "/greet", `{"name":"bob"}`, http.StatusUnauthorized},
+		{"POST", "/greet", strings.Repeat(" ", shophttp.MaxBodyBytes+1), http.StatusRequestEntityTooLarge},
+	} {
+		id := "req-" + strconv.Itoa(c.status) + strings.ReplaceAll(c.path, "/", "-")
+		if status, body := do(c.method, c.path, id, c.body); status != c.status {
+			t.Errorf("%s %s = %d %s, want %d", c.method, c.path, status, body, c.status)
+		}
+		for _, lvl := range []string{"level=warn", "level=error"} {
+			if got := logs.lines("request_id="+id+" ", lvl); len(got) > 0 {
+				t.Errorf("%s %s (%d) logged %q", c.method, c.path, c.status, got)
+			}
+		}
+	}
+	t.Run("timeout is a warning", func(t *testing.T) {
+		if status, _ := do("GET", "/slow", "req-slow", ""); status != http.StatusGatewayTimeout {
+			t.Fatalf("status %d, want 504", status)
+		}
+		if got := logs.lines("request_id=req-slow "); len(got) != 1 || !strings.Contains(got[0], "level=warn") {
+			t.Errorf("want one warn line for the timeout, got %q", got)
+		}
+	})
+	if got := logs.lines("level=error"); len(got) != 3 {
+		t.Errorf("%d error lines, want one per 500:\n%s", len(got), strings.Join(got, ""))
 	}
 }
