@@ -38,10 +38,20 @@ func newSettings(t *testing.T) *settings {
 	s.fs.DurationVar(&s.orderTTL, "order-ttl", 15*time.Minute, "unpaid order lifetime")
 	s.fs.IntVar(&s.workers, "workers", 4, "workers")
 	s.fs.Var(&s.secretKey, "secret-key", "token signing key")
-	for _, name := range []string{"SHOP_ADDR", "SHOP_DATA_DIR", "SHOP_ORDER_TTL", "SHOP_WORKERS", "SHOP_SECRET_KEY"} {
-		t.Setenv(name, "")
-	}
+	clearShopEnv(t)
 	return s
+}
+
+// clearShopEnv empties every SHOP_ variable of the environment for the test
+// (an empty variable counts as unset), except the SHOP_TEST_ ones Parse
+// ignores anyway.
+func clearShopEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "SHOP_") && !strings.HasPrefix(name, config.TestEnvPrefix) {
+			t.Setenv(name, "")
+		}
+	}
 }
 
 func writeEnvFile(t *testing.T, content string) string {
@@ -401,6 +411,7 @@ func TestMalformedValuesSayWhatTheyWant(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {
+			clearShopEnv(t)
 			t.Setenv(c.env, c.value)
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
@@ -413,4 +424,127 @@ func TestMalformedValuesSayWhatTheyWant(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseRejectsUnknownEnvironmentSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string // every one must appear in the error
+		notWant []string
+	}{
+		{"typo", map[string]string{"SHOP_ORDER_TTLL": "30m"}, []string{"SHOP_ORDER_TTLL", "environment", "did you mean SHOP_ORDER_TTL", "-order-ttl"}, nil},
+		{"missing underscore", map[string]string{"SHOP_DATADIR": "/tmp"}, []string{"SHOP_DATADIR", "SHOP_DATA_DIR"}, nil},
+		{"nothing close", map[string]string{"SHOP_BOGUS": "1"}, []string{"SHOP_BOGUS"}, []string{"did you mean"}},
+		{"several", map[string]string{"SHOP_BOGUS": "1", "SHOP_ADR": ":1"}, []string{"SHOP_ADR", "SHOP_ADDR", "SHOP_BOGUS"}, nil},
+		{"secret value stays out", map[string]string{"SHOP_SECRET_KE": "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"}, []string{"SHOP_SECRET_KE", "SHOP_SECRET_KEY"}, []string{"s3cr3t"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSettings(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			err := config.Parse(s.fs, nil, writeEnvFile(t, ""))
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error %q mentions %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q is more than one line", err)
+			}
+		})
+	}
+}
+
+func TestParseIgnoresTestAndOtherEnvironmentVariables(t *testing.T) {
+	s := newSettings(t)
+	t.Setenv("SHOP_TEST_NATS_URL", "nats://127.0.0.1:4222") // reserved for tests and CI
+	t.Setenv("SHOP_TEST_", "x")
+	t.Setenv("SHOPPING", "yes")      // not the prefix
+	t.Setenv("shop_addr", ":1111")   // not the upper-case prefix
+	t.Setenv("SHOP_FORMERLY", "")    // empty counts as unset
+	t.Setenv("SHOP_ORDER_TTL", "2m") // known
+	env := writeEnvFile(t, "SHOP_TEST_DATABASE=file::memory:\nSHOP_ADDR=:7000\n")
+	if err := config.Parse(s.fs, nil, env); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if s.addr != ":7000" || s.orderTTL != 2*time.Minute {
+		t.Errorf("addr %q, order-ttl %v; want :7000, 2m", s.addr, s.orderTTL)
+	}
+}
+
+func TestParseSuggestsTheSettingForAnUnknownDotEnvLine(t *testing.T) {
+	s := newSettings(t)
+	err := config.Parse(s.fs, nil, writeEnvFile(t, "SHOP_ADDR=:7000\nSHOP_ORDER_TTLL=5m\n"))
+	if err == nil || !strings.Contains(err.Error(), "SHOP_ORDER_TTLL") || !strings.Contains(err.Error(), "did you mean SHOP_ORDER_TTL") || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("Parse = %v, want an error naming SHOP_ORDER_TTLL on line 2 and suggesting SHOP_ORDER_TTL", err)
+	}
+}
+
+func TestParseHelpStillWorksWithAnUnknownEnvironmentSetting(t *testing.T) {
+	s := newSettings(t)
+	t.Setenv("SHOP_BOGUS", "1")
+	var out bytes.Buffer
+	s.fs.SetOutput(&out)
+	if err := config.Parse(s.fs, []string{"-h"}, ""); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("Parse(-h) = %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "-order-ttl") {
+		t.Errorf("-h printed %q, want the usage", out.String())
+	}
+}
+
+// A malformed flag is reported once, by the error: the flag package does
+// not also print it with the whole usage, so a binary's start-up error stays
+// one line.
+func TestParseFlagErrorPrintsNothing(t *testing.T) {
+	s := newSettings(t)
+	var out bytes.Buffer
+	s.fs.SetOutput(&out)
+	for _, args := range [][]string{{"-order-ttl", "soon"}, {"-bogus"}} {
+		if err := config.Parse(s.fs, args, ""); err == nil {
+			t.Fatalf("Parse(%v) succeeded", args)
+		}
+	}
+	if out.Len() > 0 {
+		t.Errorf("flag errors printed %q", out.String())
+	}
+}
+
+func TestSecretKeyDataDirErrorsNameTheSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, dataDir := range map[string]string{
+		"data dir is a file":        file,
+		"data dir inside of a file": filepath.Join(file, "data"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.SecretKey(&config.Secret{}, dataDir)
+			if err == nil || !strings.Contains(err.Error(), "data-dir (SHOP_DATA_DIR)") {
+				t.Fatalf("SecretKey = %v, want an error naming data-dir (SHOP_DATA_DIR)", err)
+			}
+		})
+	}
+	t.Run("short kept key", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, config.SecretKeyFile), []byte("abc123\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := config.SecretKey(&config.Secret{}, dir)
+		if err == nil || !strings.Contains(err.Error(), "SHOP_DATA_DIR") || !strings.Contains(err.Error(), "SHOP_SECRET_KEY") {
+			t.Fatalf("SecretKey = %v, want an error naming the data dir and the key setting", err)
+		}
+	})
 }
