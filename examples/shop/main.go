@@ -101,6 +101,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	defer func() { stopBackground(); waitBackground() }()
 
 	return app.Serve(ctx, s.Addr, a.handler, logger, func(addr net.Addr) {
+		// Logged once started, so that a start-up error is the only line.
+		level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
 		level.Info(logger).Log("msg", "shop ready", "addr", addr, "data_dir", s.DataDir, "startup", time.Since(start))
 		if ready != nil {
 			ready(addr)
@@ -124,8 +126,10 @@ type shopApp struct {
 	closers   []func() error
 }
 
-func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.Logger) (a *shopApp, err error) {
-	a = &shopApp{orderTTL: s.orderTTL, logger: logger, bus: inproc.NewBus()}
+func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.Logger) (_ *shopApp, err error) {
+	// Not the named result: "return nil, err" sets that to nil before the
+	// deferred close runs.
+	a := &shopApp{orderTTL: s.orderTTL, logger: logger, bus: inproc.NewBus()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -133,19 +137,19 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	}()
 	dbPath := func(service string) string { return filepath.Join(s.DataDir, service+".db") }
 	if a.users, err = user.NewStore(ctx, dbPath("user")); err != nil {
-		return nil, err
+		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.users.Close)
 	if a.catalog, err = catalog.NewStore(ctx, dbPath("catalog")); err != nil {
-		return nil, err
+		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.catalog.Close)
 	if a.inventory, err = inventory.NewStore(ctx, dbPath("inventory")); err != nil {
-		return nil, err
+		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.inventory.Close)
 	if a.orders, err = order.NewStore(ctx, dbPath("order")); err != nil {
-		return nil, err
+		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.orders.Close)
 
@@ -159,7 +163,6 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	a.expirer = inventory.NewExpirer(a.inventory)
 	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, order.NewDevPayments(),
 		order.WithTTL(s.orderTTL), order.WithLogger(logger))
-	level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
 	userSvc := user.NewService(a.users, tokens, user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
 
 	for event, h := range inventory.EventHandlers(a.invSvc, logger) {
@@ -167,10 +170,8 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 			return nil, err
 		}
 	}
-	if s.AdminEmail != "" {
-		if _, err := user.EnsureAdmin(ctx, a.users, s.AdminEmail, s.AdminPassword.Value(), s.BcryptCost); err != nil {
-			return nil, fmt.Errorf("admin account: %w", err)
-		}
+	if _, err := s.EnsureAdmin(ctx, a.users); err != nil {
+		return nil, err
 	}
 	if s.sampleData {
 		if err := loadSampleData(ctx, catalogSvc, a.invSvc); err != nil {

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 	}
 	store, err := user.NewStore(ctx, filepath.Join(s.DataDir, "user.db"))
 	if err != nil {
-		return err
+		return config.DataDirError(err)
 	}
 	if err := serve(ctx, s, logger, tokens, store, start, ready); err != nil {
 		store.Close()
@@ -94,9 +94,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 // serve runs the HTTP server on store until ctx is cancelled.
 func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.Tokens, store *user.Store, start time.Time, ready []func(net.Addr)) error {
 	if s.AdminEmail != "" {
-		admin, err := user.EnsureAdmin(ctx, store, s.AdminEmail, s.AdminPassword.Value(), s.BcryptCost)
+		admin, err := s.EnsureAdmin(ctx, store)
 		if err != nil {
-			return fmt.Errorf("admin-email (SHOP_ADMIN_EMAIL) / admin-password (SHOP_ADMIN_PASSWORD): %w", err)
+			return err
 		}
 		level.Info(logger).Log("msg", "admin account ready", "email", admin.Email, "user_id", admin.ID)
 	}

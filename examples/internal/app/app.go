@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/config"
 	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
@@ -76,6 +78,31 @@ func (s *Settings) Check(fs *flag.FlagSet) error {
 		return errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
 	}
 	return nil
+}
+
+// EnsureAdmin makes sure the account of -admin-email exists in store and is
+// an admin, creating it with -admin-password if it is missing (see
+// user.EnsureAdmin). Without -admin-email it does nothing and returns the
+// zero User. Its error names the setting at fault and never holds the
+// password.
+func (s *Settings) EnsureAdmin(ctx context.Context, store *user.Store) (user.User, error) {
+	if s.AdminEmail == "" {
+		return user.User{}, nil
+	}
+	u, err := user.EnsureAdmin(ctx, store, s.AdminEmail, s.AdminPassword.Value(), s.BcryptCost)
+	if err == nil {
+		return u, nil
+	}
+	var invalid *shop.Error
+	if errors.As(err, &invalid) && invalid.Kind == shop.ErrInvalid {
+		switch invalid.Code {
+		case "invalid_password":
+			return user.User{}, fmt.Errorf("configuration: admin-password (SHOP_ADMIN_PASSWORD): %s", invalid.Message)
+		case "invalid_email":
+			return user.User{}, fmt.Errorf("configuration: admin-email (SHOP_ADMIN_EMAIL): %s", invalid.Message)
+		}
+	}
+	return user.User{}, fmt.Errorf("admin-email (SHOP_ADMIN_EMAIL): %w", err)
 }
 
 // Tokens returns the token signer and verifier for the configured key, or
@@ -173,8 +200,8 @@ func DebugServer(ctx context.Context, addr string) error {
 }
 
 // Main runs a binary's run function with a context that ends on SIGINT or
-// SIGTERM, then exits: 0 after a clean stop, 2 after -h, and 1 with the error
-// printed after anything else.
+// SIGTERM, then exits: 0 after a clean stop, 2 after -h, and 1 after anything
+// else, with the error printed to stderr as one line "name: error".
 func Main(name string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stderr)
@@ -183,7 +210,14 @@ func Main(name string, run func(ctx context.Context, args []string, stderr io.Wr
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, name+":", err)
+		fmt.Fprintln(os.Stderr, name+":", oneLine(err))
 		os.Exit(1)
 	}
+}
+
+// oneLine returns err's message on one line: line breaks (an error from a
+// lower layer may hold some) become "; ".
+func oneLine(err error) string {
+	lines := strings.FieldsFunc(err.Error(), func(r rune) bool { return r == '\n' || r == '\r' })
+	return strings.Join(lines, "; ")
 }
