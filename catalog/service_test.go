@@ -481,12 +481,19 @@ func TestPagingWhileWriting(t *testing.T) {
 	writerDone := make(chan error, 1)
 	go func() {
 		var mine []string
+		// Bounded, so that new products (which sort last) cannot outrun
+		// the reader forever on a fast machine.
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				writerDone <- nil
 				return
 			default:
+			}
+			if i == 3*seeded {
+				<-stop
+				writerDone <- nil
+				return
 			}
 			p, err := s.CreateProduct(adminCtx, validProduct(fmt.Sprintf("NEW-%05d", i)))
 			if err != nil {

@@ -152,6 +152,11 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.orders.Close)
+	payments, err := order.OpenDevPayments(ctx, dbPath("payments"))
+	if err != nil {
+		return nil, config.DataDirError(err)
+	}
+	a.closers = append(a.closers, payments.Close)
 
 	reg := app.Registry()
 
@@ -161,7 +166,7 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 		return err
 	}))
 	a.expirer = inventory.NewExpirer(a.inventory)
-	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, order.NewDevPayments(),
+	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, payments,
 		order.WithTTL(s.orderTTL), order.WithLogger(logger))
 	userSvc := user.NewService(a.users, tokens, user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
 
@@ -227,6 +232,9 @@ func (a *shopApp) background(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.orders.RunOutbox(ctx, a.bus, a.logger) })
 	wg.Go(func() { a.orderSvc.RunExpiry(ctx, expirySweep(a.orderTTL)) })
+	// Settles payments and releases reservations a crash left behind: at
+	// once on start, then every minute.
+	wg.Go(func() { a.orderSvc.RunRecovery(ctx, time.Minute) })
 	wg.Go(func() { a.expirer.RunExpiry(ctx, 10*time.Second, a.logger) })
 	return wg.Wait
 }

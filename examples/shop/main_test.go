@@ -309,7 +309,8 @@ func TestShopStory(t *testing.T) {
 	p.expect(400, "invalid_card", "POST", "/orders/"+orderID+"/pay", alice, `{"card_number":"4242424242424241"}`)
 	p.expect(402, "card_declined", "POST", "/orders/"+orderID+"/pay", alice, `{"card_number":"4000 0000 0000 0002"}`)
 	paid := p.expect(200, "", "POST", "/orders/"+orderID+"/pay", alice, `{"card_number":"4242 4242 4242 4242"}`)
-	if paid["status"] != "paid" || len(paid["history"].([]any)) != 2 {
+	// created, paying, pending again (declined), paying, paid
+	if paid["status"] != "paid" || len(paid["history"].([]any)) != 5 {
 		t.Fatalf("paid order = %v", paid)
 	}
 	p.expect(409, "invalid_transition", "POST", "/orders/"+orderID+"/pay", alice, `{"card_number":"4242 4242 4242 4242"}`)
@@ -319,6 +320,18 @@ func TestShopStory(t *testing.T) {
 		return onHand == 3 && reserved == 0
 	})
 	p.expect(409, "insufficient_stock", "DELETE", "/inventory/"+pen, admin, `{"quantity":4}`)
+
+	// A refund (admin only, once) puts the units back on hand.
+	p.expect(403, "forbidden", "POST", "/orders/"+orderID+"/refund", alice, "")
+	if r := p.expect(200, "", "POST", "/orders/"+orderID+"/refund", admin, ""); r["status"] != "refunded" || r["refund_id"] == nil {
+		t.Fatalf("refunded order = %v", r)
+	}
+	p.expect(409, "invalid_transition", "POST", "/orders/"+orderID+"/refund", admin, "")
+	p.eventually("the refunded order's units are back on hand", func() bool {
+		onHand, reserved, _ := p.stock(pen)
+		return onHand == 5 && reserved == 0
+	})
+	p.expect(200, "", "DELETE", "/inventory/"+pen, admin, `{"quantity":2}`)
 
 	// Cancel gives the stock back.
 	second := p.expect(201, "", "POST", "/orders", alice, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":3}]}`, pen))["id"].(string)

@@ -5,20 +5,29 @@ package calls
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/shop"
 )
 
 // Log writes one line for a finished call: the method, the caller's fields
-// kv, the request ID, how long the call took and its error.
+// kv, the request ID, how long the call took and its error. The line is at
+// info level, so -quiet style filters hide it, and at warn level when the
+// error is not the caller's fault (no kind, or ErrUnavailable); the HTTP
+// transport logs a 500 at error level itself.
 func Log(ctx context.Context, logger log.Logger, method string, begin time.Time, err error, kv ...any) {
-	fields := make([]any, 0, len(kv)+8)
-	fields = append(fields, "method", method)
+	fields := make([]any, 0, len(kv)+10)
+	lvl := level.InfoValue()
+	if err != nil && (shop.KindOf(err) == nil || errors.Is(err, shop.ErrUnavailable)) {
+		lvl = level.WarnValue()
+	}
+	fields = append(fields, level.Key(), lvl, "method", method)
 	fields = append(fields, kv...)
 	fields = append(fields, "request_id", shop.RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
 	logger.Log(fields...)
