@@ -520,3 +520,39 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("outer context changed to %q", got)
 	}
 }
+
+// Every kind survives a trip through ErrorDetail, as a transport of any
+// kind would make it, and an unexpected error tells nothing on the way.
+func TestErrorDetailRoundTrip(t *testing.T) {
+	for _, k := range shop.Kinds() {
+		if shop.KindFromCode(k.Code()) != k {
+			t.Fatalf("KindFromCode(%q) is not %v", k.Code(), k)
+		}
+		e := shop.E(k, "specific_code", "what went wrong")
+		e.RetryAfter = 1500 * time.Millisecond
+		d := shop.DetailOf(fmt.Errorf("wrapped: %w", e))
+		raw, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back shop.ErrorDetail
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatal(err)
+		}
+		got := back.Err()
+		var se *shop.Error
+		if !errors.Is(got, k) || shop.CodeOf(got) != "specific_code" || !errors.As(got, &se) || se.RetryAfter != 2*time.Second {
+			t.Fatalf("%s: %s came back as %v (%+v)", k.Code(), raw, got, se)
+		}
+	}
+	if shop.KindFromCode("internal") != nil || shop.KindFromCode("") != nil {
+		t.Fatal("KindFromCode knows codes that are no kind")
+	}
+	d := shop.DetailOf(errors.New("disk /var/lib/x full"))
+	if d != (shop.ErrorDetail{Kind: "internal", Code: "internal", Message: "internal error"}) {
+		t.Fatalf("unexpected error detail = %+v", d)
+	}
+	if err := d.Err(); shop.KindOf(err) != nil || strings.Contains(err.Error(), "disk") {
+		t.Fatalf("unexpected error came back as %v", err)
+	}
+}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
-	"github.com/kitshop/shop/internal/calls"
+	"github.com/kitshop/shop/internal/unpack"
 )
 
 // Endpoints holds one go-kit endpoint per Service method. On the server side
@@ -58,31 +58,31 @@ func MakeServerEndpoints(s Service) Endpoints {
 
 // CreateProduct calls the CreateProductEndpoint.
 func (e Endpoints) CreateProduct(ctx context.Context, p NewProduct) (Product, error) {
-	r, err := calls.Result[CreateProductResponse](e.CreateProductEndpoint(ctx, CreateProductRequest{NewProduct: p}))
+	r, err := unpack.Response[CreateProductResponse](e.CreateProductEndpoint(ctx, CreateProductRequest{NewProduct: p}))
 	return r.Product, err
 }
 
 // GetProduct calls the GetProductEndpoint.
 func (e Endpoints) GetProduct(ctx context.Context, id string) (Product, error) {
-	r, err := calls.Result[GetProductResponse](e.GetProductEndpoint(ctx, GetProductRequest{ID: id}))
+	r, err := unpack.Response[GetProductResponse](e.GetProductEndpoint(ctx, GetProductRequest{ID: id}))
 	return r.Product, err
 }
 
 // UpdateProduct calls the UpdateProductEndpoint.
 func (e Endpoints) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (Product, error) {
-	r, err := calls.Result[UpdateProductResponse](e.UpdateProductEndpoint(ctx, UpdateProductRequest{ID: id, Patch: patch}))
+	r, err := unpack.Response[UpdateProductResponse](e.UpdateProductEndpoint(ctx, UpdateProductRequest{ID: id, Patch: patch}))
 	return r.Product, err
 }
 
 // DeleteProduct calls the DeleteProductEndpoint.
 func (e Endpoints) DeleteProduct(ctx context.Context, id string) error {
-	_, err := calls.Result[DeleteProductResponse](e.DeleteProductEndpoint(ctx, DeleteProductRequest{ID: id}))
+	_, err := unpack.Response[DeleteProductResponse](e.DeleteProductEndpoint(ctx, DeleteProductRequest{ID: id}))
 	return err
 }
 
 // ListProducts calls the ListProductsEndpoint.
 func (e Endpoints) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error) {
-	r, err := calls.Result[ListProductsResponse](e.ListProductsEndpoint(ctx, ListProductsRequest{ListQuery: q}))
+	r, err := unpack.Response[ListProductsResponse](e.ListProductsEndpoint(ctx, ListProductsRequest{ListQuery: q}))
 	if err == nil && r.Items == nil {
 		r.Items = []Product{}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
-	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 // Open a store, build the service, and create, read, change and list products
@@ -76,7 +76,7 @@ func ExampleMakeClientEndpoints() {
 	}
 	defer store.Close()
 
-	tokens, _ := shophttp.NewTokens([]byte("an example key of at least 32 bytes!"))
+	tokens, _ := user.NewTokens([]byte("an example key of at least 32 bytes!"))
 	var svc catalog.Service = catalog.NewService(store)
 	svc = catalog.LoggingMiddleware(log.NewNopLogger())(svc)
 	srv := httptest.NewServer(catalog.NewHTTPHandler(catalog.MakeServerEndpoints(svc), tokens, log.NewNopLogger()))

@@ -28,7 +28,7 @@ import (
 // method). Request IDs, health and metrics routes
 // are the caller's to add around it (see shophttp.WithRequestID and
 // shophttp.Mount).
-func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
 	mux.Handle("POST /products", kithttp.NewServer(e.CreateProductEndpoint, decodeCreateProductRequest, shophttp.EncodeJSON, opts...))

@@ -16,13 +16,14 @@ import (
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 type httpFixture struct {
 	svc      Service // the local service behind the server
 	store    *Store
 	srv      *httptest.Server
-	tokens   *shophttp.Tokens
+	tokens   *user.Tokens
 	admin    Service // clients over HTTP, by caller
 	customer Service
 	anon     Service
@@ -39,7 +40,7 @@ func (f *httpFixture) token(t testing.TB, role shop.Role) string {
 
 func newHTTPFixture(t testing.TB) *httpFixture {
 	t.Helper()
-	tokens, err := shophttp.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tokens, err := user.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +427,7 @@ func TestMakeClientEndpointsBadInstance(t *testing.T) {
 func BenchmarkGetProductHTTP(b *testing.B) {
 	svc, _ := newTestService(b)
 	p := mustCreate(b, svc, validProduct("BENCH-1"))
-	tokens, err := shophttp.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tokens, err := user.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/kitshop/shop/internal/calls"
-
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
@@ -29,7 +27,7 @@ type loggingMiddleware struct {
 }
 
 func (mw loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
-	calls.Log(ctx, mw.logger, method, begin, err, kv...)
+	shop.LogCall(ctx, mw.logger, method, begin, err, kv...)
 }
 
 func (mw loggingMiddleware) CreateProduct(ctx context.Context, np NewProduct) (p Product, err error) {
@@ -69,17 +67,17 @@ func (mw loggingMiddleware) ListProducts(ctx context.Context, q ListQuery) (page
 
 // InstrumentingMiddleware counts calls in requests and observes their
 // duration in seconds in latency, both labelled "method" and "code" (the
-// error's shop.CodeOf, or "" on success). shophttp.NewServiceMetrics makes a
+// error's shop.CodeOf, or "" on success). shop.NewServiceMetrics makes a
 // matching pair.
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
+		return instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
 	next    Service
-	metrics calls.Metrics
+	metrics shop.ServiceMetrics
 }
 
 func (mw instrumentingMiddleware) CreateProduct(ctx context.Context, np NewProduct) (p Product, err error) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -76,7 +75,7 @@ func TestLoggingMiddleware(t *testing.T) {
 func TestInstrumentingMiddleware(t *testing.T) {
 	inner, _ := newTestService(t)
 	reg := prometheus.NewRegistry()
-	m, err := shophttp.NewServiceMetrics(reg, "catalog")
+	m, err := shop.NewServiceMetrics(reg, "catalog")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
-	"github.com/kitshop/shop/internal/calls"
+	"github.com/kitshop/shop/internal/unpack"
 )
 
 // Endpoints holds one go-kit endpoint per Service method. On the server side
@@ -186,13 +186,13 @@ func MakeListHeldEndpoint(s Service) endpoint.Endpoint {
 
 // stockResult unpacks a StockResponse from an endpoint call.
 func stockResult(response any, err error) (Stock, error) {
-	r, err := calls.Result[StockResponse](response, err)
+	r, err := unpack.Response[StockResponse](response, err)
 	return r.Stock, err
 }
 
 // reservationResult unpacks a ReservationResponse from an endpoint call.
 func reservationResult(response any, err error) (ReservationResponse, error) {
-	return calls.Result[ReservationResponse](response, err)
+	return unpack.Response[ReservationResponse](response, err)
 }
 
 // GetStock implements Service by calling GetStockEndpoint.
@@ -242,6 +242,6 @@ func (e Endpoints) Return(ctx context.Context, orderID string) (Reservation, err
 
 // ListHeld implements Service by calling ListHeldEndpoint.
 func (e Endpoints) ListHeld(ctx context.Context, createdBefore time.Time, p shop.PageRequest) (shop.Page[Reservation], error) {
-	resp, err := calls.Result[ReservationsResponse](e.ListHeldEndpoint(ctx, ListHeldRequest{CreatedBefore: createdBefore, PageRequest: p}))
+	resp, err := unpack.Response[ReservationsResponse](e.ListHeldEndpoint(ctx, ListHeldRequest{CreatedBefore: createdBefore, PageRequest: p}))
 	return resp.Page, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/inventory"
 	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 // The life of some stock: an admin adds units, the order service holds them
@@ -92,7 +93,7 @@ func Example_wiring() {
 	handlers := inventory.EventHandlers(svc, logger)
 	fmt.Println("handles order.paid:", handlers[shop.EventOrderPaid] != nil)
 
-	tokens, err := shophttp.NewTokens([]byte("an example key of at least 32 bytes"))
+	tokens, err := user.NewTokens([]byte("an example key of at least 32 bytes"))
 	if err != nil {
 		panic(err)
 	}

@@ -24,7 +24,7 @@ import (
 // Any other request is a JSON 404 (405 for a known path with another method). Tokens are checked with v; the service
 // decides who may do what. Wrap the handler in shophttp.WithRequestID so
 // log lines carry the request's ID.
-func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
 	mux.Handle("GET /inventory/{product_id}", kithttp.NewServer(e.GetStockEndpoint, decodeGetStockRequest, shophttp.EncodeJSON, opts...))
@@ -46,7 +46,7 @@ func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Ha
 //	     -> 200 {items,next_cursor}
 //
 // Any other request is a JSON 404 (405 for a known path with another method).
-func NewInternalHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+func NewInternalHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
 	mux.Handle("POST /internal/reservations", kithttp.NewServer(e.ReserveEndpoint, decodeReserveRequest, shophttp.EncodeJSON, opts...))

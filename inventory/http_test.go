@@ -16,7 +16,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
-	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 // httpFixture serves a fixture's service over real HTTP, public and
@@ -24,13 +24,13 @@ import (
 type httpFixture struct {
 	fixture
 	srv    *httptest.Server
-	tokens *shophttp.Tokens
+	tokens *user.Tokens
 }
 
 func newHTTPFixture(t *testing.T) httpFixture {
 	t.Helper()
 	f := newFixture(t)
-	tokens, err := shophttp.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tokens, err := user.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/kitshop/shop/internal/calls"
-
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
@@ -28,7 +26,7 @@ type loggingMiddleware struct {
 }
 
 func (mw loggingMiddleware) log(ctx context.Context, method string, begin time.Time, err error, kv ...any) {
-	calls.Log(ctx, mw.logger, method, begin, err, kv...)
+	shop.LogCall(ctx, mw.logger, method, begin, err, kv...)
 }
 
 func (mw loggingMiddleware) GetStock(ctx context.Context, productID string) (st Stock, err error) {
@@ -79,17 +77,17 @@ func (mw loggingMiddleware) ListHeld(ctx context.Context, createdBefore time.Tim
 
 // InstrumentingMiddleware counts calls in requests and records their
 // duration in seconds in latency, both labelled with "method" and "code"
-// (shop.CodeOf of the error, "" on success). shophttp.NewServiceMetrics
+// (shop.CodeOf of the error, "" on success). shop.NewServiceMetrics
 // makes a matching pair.
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
+		return instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
 	next    Service
-	metrics calls.Metrics
+	metrics shop.ServiceMetrics
 }
 
 func (mw instrumentingMiddleware) GetStock(ctx context.Context, productID string) (st Stock, err error) {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/kitshop/shop"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -73,7 +72,7 @@ func TestLoggingMiddleware(t *testing.T) {
 func TestInstrumentingMiddleware(t *testing.T) {
 	f := newFixture(t)
 	reg := prometheus.NewRegistry()
-	m, err := shophttp.NewServiceMetrics(reg, "inventory")
+	m, err := shop.NewServiceMetrics(reg, "inventory")
 	if err != nil {
 		t.Fatal(err)
 	}

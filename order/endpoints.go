@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
-	"github.com/kitshop/shop/internal/calls"
+	"github.com/kitshop/shop/internal/unpack"
 )
 
 // Endpoints collects the order service's endpoints. On the server side
@@ -125,7 +125,7 @@ func (e Endpoints) GetOrder(ctx context.Context, id string) (Order, error) {
 
 // ListOrders implements Service by calling the endpoint.
 func (e Endpoints) ListOrders(ctx context.Context, p shop.PageRequest) (shop.Page[Order], error) {
-	r, err := calls.Result[ListOrdersResponse](e.ListOrdersEndpoint(ctx, ListOrdersRequest{p}))
+	r, err := unpack.Response[ListOrdersResponse](e.ListOrdersEndpoint(ctx, ListOrdersRequest{p}))
 	return r.Page, err
 }
 
@@ -145,6 +145,6 @@ func (e Endpoints) RefundOrder(ctx context.Context, id string) (Order, error) {
 }
 
 func orderResult(resp any, err error) (Order, error) {
-	r, err := calls.Result[OrderResponse](resp, err)
+	r, err := unpack.Response[OrderResponse](resp, err)
 	return r.Order, err
 }

@@ -20,7 +20,7 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // GET /orders/{id}, POST /orders/{id}/pay, POST /orders/{id}/cancel and
 // POST /orders/{id}/refund.
 // Bearer tokens are checked with v.
-func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
 	mux.Handle("POST /orders", kithttp.NewServer(e.PlaceOrderEndpoint, decodePlaceOrder, shophttp.EncodeJSON, opts...))

@@ -13,18 +13,18 @@ import (
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/order"
-	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 type httpFixture struct {
 	*fixture
 	srv    *httptest.Server
-	tokens *shophttp.Tokens
+	tokens *user.Tokens
 }
 
 func newHTTPFixture(t *testing.T) *httpFixture {
 	f := newFixture(t)
-	tokens, err := shophttp.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tokens, err := user.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/kitshop/shop/internal/calls"
-
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
@@ -26,7 +24,7 @@ type loggingMiddleware struct {
 }
 
 func (m loggingMiddleware) log(ctx context.Context, method, id string, begin time.Time, err error) {
-	calls.Log(ctx, m.logger, method, begin, err, "order_id", id)
+	shop.LogCall(ctx, m.logger, method, begin, err, "order_id", id)
 }
 
 func (m loggingMiddleware) PlaceOrder(ctx context.Context, in NewOrder) (o Order, err error) {
@@ -63,13 +61,13 @@ func (m loggingMiddleware) RefundOrder(ctx context.Context, id string) (o Order,
 // by method and error code ("" on success).
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
+		return instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
 	next    Service
-	metrics calls.Metrics
+	metrics shop.ServiceMetrics
 }
 
 func (m instrumentingMiddleware) PlaceOrder(ctx context.Context, in NewOrder) (o Order, err error) {

@@ -12,7 +12,7 @@ import (
 	"github.com/kitshop/shop/catalog"
 	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/order"
-	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 // TestRemoteCatalogAndInventory runs the order service against catalog and
@@ -20,7 +20,7 @@ import (
 // presents a service credential on inventory's internal routes.
 func TestRemoteCatalogAndInventory(t *testing.T) {
 	f := newFixture(t) // local services, used here as the remote side
-	tokens, err := shophttp.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tokens, err := user.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/kitshop/shop"
 )
 
-// AccountCheck returns a check, for shophttp.CheckAccounts, that reads the
+// AccountCheck returns a check, for CheckAccounts, that reads the
 // account of a verified token from store: a token whose account does not
 // exist (any more) is refused with ErrUnauthenticated "invalid_token", one
 // whose account is disabled with ErrUnauthenticated "account_disabled", and
@@ -31,7 +31,7 @@ func AccountCheck(store *Store) func(ctx context.Context, id shop.Identity) erro
 	}
 }
 
-// ServiceAccountCheck returns a check, for shophttp.CheckAccounts, that asks
+// ServiceAccountCheck returns a check, for CheckAccounts, that asks
 // svc for the account of a verified token, with the same answers as
 // AccountCheck. It is meant for services that run apart from the user
 // service: pass a client from MakeClientEndpoints whose token source hands
@@ -39,7 +39,7 @@ func AccountCheck(store *Store) func(ctx context.Context, id shop.Identity) erro
 //
 //	users, err := user.MakeClientEndpoints("http://users:5001",
 //		tokens.TokenSource(shop.Identity{UserID: "order", Role: shop.RoleService}, time.Hour))
-//	verifier := shophttp.CheckAccounts(tokens, user.ServiceAccountCheck(users))
+//	verifier := CheckAccounts(tokens, user.ServiceAccountCheck(users))
 //
 // (a local Service works too: the call is made as a service identity, which
 // may read any account). When svc refuses the check's own credential, or

@@ -29,7 +29,7 @@ type miniShop struct {
 
 // newMiniShop serves users and orders on real SQLite files, with tokens
 // checked by v (nil: a door check on the user store with the bound ttl).
-func newMiniShop(t *testing.T, ttl time.Duration, v func(*user.Store, *shophttp.Tokens) shophttp.Verifier) *miniShop {
+func newMiniShop(t *testing.T, ttl time.Duration, v func(*user.Store, *user.Tokens) shop.Verifier) *miniShop {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -62,7 +62,7 @@ func newMiniShop(t *testing.T, ttl time.Duration, v func(*user.Store, *shophttp.
 		t.Fatal(err)
 	}
 
-	var verifier shophttp.Verifier = shophttp.CheckAccounts(tokens, user.AccountCheck(st), shophttp.WithAccountCheckTTL(ttl))
+	var verifier shop.Verifier = user.CheckAccounts(tokens, user.AccountCheck(st), user.WithAccountCheckTTL(ttl))
 	if v != nil {
 		verifier = v(st, tokens)
 	}
@@ -165,18 +165,18 @@ func TestDoorCheckRefusesGoneAndDisabledAccounts(t *testing.T) {
 // service over HTTP with a service token.
 func TestDoorCheckThroughRemoteUserService(t *testing.T) {
 	var users *user.Store
-	var tokens *shophttp.Tokens
+	var tokens *user.Tokens
 	// The user service checks its own tokens against its store.
-	userSide := newMiniShop(t, time.Minute, func(st *user.Store, tok *shophttp.Tokens) shophttp.Verifier {
+	userSide := newMiniShop(t, time.Minute, func(st *user.Store, tok *user.Tokens) shop.Verifier {
 		users, tokens = st, tok
-		return shophttp.CheckAccounts(tok, user.AccountCheck(st))
+		return user.CheckAccounts(tok, user.AccountCheck(st))
 	})
 	client, err := user.MakeClientEndpoints(userSide.URL,
 		tokens.TokenSource(shop.Identity{UserID: "order", Role: shop.RoleService}, time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote := shophttp.CheckAccounts(tokens, user.ServiceAccountCheck(client), shophttp.WithAccountCheckTTL(20*time.Millisecond))
+	remote := user.CheckAccounts(tokens, user.ServiceAccountCheck(client), user.WithAccountCheckTTL(20*time.Millisecond))
 	ada, err := user.NewService(users, tokens, user.WithBcryptCost(bcrypt.MinCost)).
 		Register(context.Background(), user.Registration{Email: "ada@example.com", Password: "correct horse", Name: "Ada"})
 	if err != nil {
@@ -184,10 +184,10 @@ func TestDoorCheckThroughRemoteUserService(t *testing.T) {
 	}
 	adaToken := userSide.token(t, ada.ID, shop.RoleCustomer)
 	ctx := context.Background()
-	if id, err := remote.VerifyContext(ctx, adaToken); err != nil || id.UserID != ada.ID {
+	if id, err := remote.Verify(ctx, adaToken); err != nil || id.UserID != ada.ID {
 		t.Fatalf("remote check of ada: %+v, %v", id, err)
 	}
-	_, err = remote.VerifyContext(ctx, userSide.token(t, shop.NewID(), shop.RoleCustomer))
+	_, err = remote.Verify(ctx, userSide.token(t, shop.NewID(), shop.RoleCustomer))
 	wantErr(t, err, shop.ErrUnauthenticated, "invalid_token")
 
 	admin := userSide.login(t, "root@example.com", "root-password")
@@ -196,7 +196,7 @@ func TestDoorCheckThroughRemoteUserService(t *testing.T) {
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		_, err = remote.VerifyContext(ctx, adaToken)
+		_, err = remote.Verify(ctx, adaToken)
 		if shop.CodeOf(err) == "account_disabled" || time.Now().After(deadline) {
 			break
 		}
@@ -210,7 +210,7 @@ func TestDoorCheckThroughRemoteUserService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noCredential := shophttp.CheckAccounts(tokens, user.ServiceAccountCheck(anon))
-	_, err = noCredential.VerifyContext(ctx, userSide.token(t, shop.NewID(), shop.RoleCustomer))
+	noCredential := user.CheckAccounts(tokens, user.ServiceAccountCheck(anon))
+	_, err = noCredential.Verify(ctx, userSide.token(t, shop.NewID(), shop.RoleCustomer))
 	wantErr(t, err, shop.ErrUnavailable, "account_check_refused")
 }

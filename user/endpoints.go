@@ -7,7 +7,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/kitshop/shop"
-	"github.com/kitshop/shop/internal/calls"
+	"github.com/kitshop/shop/internal/unpack"
 )
 
 // Endpoints collects one go-kit endpoint per Service method. On the server
@@ -73,43 +73,43 @@ func MakeServerEndpoints(s Service) Endpoints {
 
 // Register calls the RegisterEndpoint; it makes Endpoints a Service.
 func (e Endpoints) Register(ctx context.Context, r Registration) (User, error) {
-	res, err := calls.Result[RegisterResponse](e.RegisterEndpoint(ctx, RegisterRequest{Registration: r}))
+	res, err := unpack.Response[RegisterResponse](e.RegisterEndpoint(ctx, RegisterRequest{Registration: r}))
 	return res.User, err
 }
 
 // Login calls the LoginEndpoint.
 func (e Endpoints) Login(ctx context.Context, email, password string) (Session, error) {
-	res, err := calls.Result[SessionResponse](e.LoginEndpoint(ctx, LoginRequest{Email: email, Password: password}))
+	res, err := unpack.Response[SessionResponse](e.LoginEndpoint(ctx, LoginRequest{Email: email, Password: password}))
 	return res.Session, err
 }
 
 // GetUser calls the GetUserEndpoint.
 func (e Endpoints) GetUser(ctx context.Context, id string) (User, error) {
-	res, err := calls.Result[UserResponse](e.GetUserEndpoint(ctx, GetUserRequest{ID: id}))
+	res, err := unpack.Response[UserResponse](e.GetUserEndpoint(ctx, GetUserRequest{ID: id}))
 	return res.User, err
 }
 
 // Me calls the MeEndpoint.
 func (e Endpoints) Me(ctx context.Context) (User, error) {
-	res, err := calls.Result[UserResponse](e.MeEndpoint(ctx, MeRequest{}))
+	res, err := unpack.Response[UserResponse](e.MeEndpoint(ctx, MeRequest{}))
 	return res.User, err
 }
 
 // ListUsers calls the ListUsersEndpoint.
 func (e Endpoints) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error) {
-	res, err := calls.Result[ListUsersResponse](e.ListUsersEndpoint(ctx, ListUsersRequest{PageRequest: p}))
+	res, err := unpack.Response[ListUsersResponse](e.ListUsersEndpoint(ctx, ListUsersRequest{PageRequest: p}))
 	return res.Page, err
 }
 
 // DisableUser calls the DisableUserEndpoint.
 func (e Endpoints) DisableUser(ctx context.Context, id string) (User, error) {
-	res, err := calls.Result[UserResponse](e.DisableUserEndpoint(ctx, DisableUserRequest{ID: id}))
+	res, err := unpack.Response[UserResponse](e.DisableUserEndpoint(ctx, DisableUserRequest{ID: id}))
 	return res.User, err
 }
 
 // EnableUser calls the EnableUserEndpoint.
 func (e Endpoints) EnableUser(ctx context.Context, id string) (User, error) {
-	res, err := calls.Result[UserResponse](e.EnableUserEndpoint(ctx, EnableUserRequest{ID: id}))
+	res, err := unpack.Response[UserResponse](e.EnableUserEndpoint(ctx, EnableUserRequest{ID: id}))
 	return res.User, err
 }
 

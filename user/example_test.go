@@ -26,7 +26,7 @@ func Example() {
 		panic(err)
 	}
 	defer store.Close()
-	tokens, err := shophttp.NewTokens([]byte("a signing key of at least 32 bytes"))
+	tokens, err := user.NewTokens([]byte("a signing key of at least 32 bytes"))
 	if err != nil {
 		panic(err)
 	}
@@ -50,7 +50,7 @@ func Example() {
 		panic(err)
 	}
 	// The HTTP transport does this for every request with a bearer token.
-	caller, err := tokens.Verify(session.Token)
+	caller, err := tokens.Verify(context.Background(), session.Token)
 	if err != nil {
 		panic(err)
 	}
@@ -78,7 +78,7 @@ func Example_http() {
 		panic(err)
 	}
 	defer store.Close()
-	tokens, _ := shophttp.NewTokens([]byte("a signing key of at least 32 bytes"))
+	tokens, _ := user.NewTokens([]byte("a signing key of at least 32 bytes"))
 
 	var svc user.Service = user.NewService(store, tokens, user.WithBcryptCost(bcrypt.MinCost))
 	svc = user.LoggingMiddleware(log.NewNopLogger())(svc)

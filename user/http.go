@@ -24,12 +24,12 @@ import (
 //	POST /users/{id}/disable      (admin)               -> 200 user
 //	POST /users/{id}/enable       (admin)               -> 200 user
 //
-// Bearer tokens are checked with v; give it shophttp.CheckAccounts(tokens,
+// Bearer tokens are checked with v; give it CheckAccounts(tokens,
 // AccountCheck(store)) so that tokens of disabled or deleted accounts stop
 // working. Errors are JSON
 // {"error":{"code","message"}} with the status of their kind; any other path
 // is a JSON 404.
-func NewHTTPHandler(e Endpoints, v shophttp.Verifier, logger log.Logger) http.Handler {
+func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
 	register := kithttp.NewServer(e.RegisterEndpoint, decodeRegisterRequest, shophttp.EncodeJSON, opts...)

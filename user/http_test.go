@@ -21,7 +21,7 @@ import (
 type testServer struct {
 	*httptest.Server
 	svc    user.Service
-	tokens *shophttp.Tokens
+	tokens *user.Tokens
 }
 
 func newTestServer(t *testing.T, opts ...user.Option) *testServer {

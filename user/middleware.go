@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/kitshop/shop/internal/calls"
-
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 
@@ -33,7 +31,7 @@ func (mw *loggingMiddleware) log(ctx context.Context, method string, begin time.
 	if id, ok := shop.IdentityFrom(ctx); ok {
 		kv = append(kv, "caller_id", id.UserID)
 	}
-	calls.Log(ctx, mw.logger, method, begin, err, kv...)
+	shop.LogCall(ctx, mw.logger, method, begin, err, kv...)
 }
 
 // loggableEmail returns email normalized if it is a valid address, else a
@@ -97,17 +95,17 @@ func (mw *loggingMiddleware) EnableUser(ctx context.Context, id string) (u User,
 
 // InstrumentingMiddleware records every call in requests (a counter) and
 // latency (a histogram of seconds), labelled "method" and "code" (the error's
-// shop.CodeOf, "" on success). shophttp.NewServiceMetrics makes a matching
+// shop.CodeOf, "" on success). shop.NewServiceMetrics makes a matching
 // pair.
 func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
 	return func(next Service) Service {
-		return &instrumentingMiddleware{next: next, metrics: calls.Metrics{Requests: requests, Latency: latency}}
+		return &instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
 	}
 }
 
 type instrumentingMiddleware struct {
 	next    Service
-	metrics calls.Metrics
+	metrics shop.ServiceMetrics
 }
 
 func (mw *instrumentingMiddleware) Register(ctx context.Context, r Registration) (u User, err error) {

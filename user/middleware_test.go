@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kitshop/shop"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
 )
 
@@ -67,7 +66,7 @@ func TestLoggingMiddleware(t *testing.T) {
 func TestInstrumentingMiddleware(t *testing.T) {
 	base, _, _ := newService(t)
 	reg := prometheus.NewRegistry()
-	m, err := shophttp.NewServiceMetrics(reg, "user")
+	m, err := shop.NewServiceMetrics(reg, "user")
 	if err != nil {
 		t.Fatal(err)
 	}

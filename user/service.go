@@ -2,9 +2,9 @@
 // password hashes and signed bearer tokens, a brute-force throttle on login,
 // reading accounts under the customer and admin roles, and disabling them.
 // AccountCheck and ServiceAccountCheck let every service refuse the tokens of
-// disabled or deleted accounts (see shophttp.CheckAccounts).
+// disabled or deleted accounts (see CheckAccounts).
 //
-// Build it from a Store and a TokenIssuer (such as *shophttp.Tokens), wrap it
+// Build it from a Store and a TokenIssuer (such as *Tokens), wrap it
 // in the middlewares you want, and serve it over HTTP with NewHTTPHandler; a
 // remote instance is used through MakeClientEndpoints, which implements the
 // same Service.
@@ -71,7 +71,7 @@ type Service interface {
 	ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error)
 	// DisableUser disables an account (admin only) and returns it: it can no
 	// longer log in, and where tokens are checked with AccountCheck (see
-	// shophttp.CheckAccounts) its tokens stop working too. Disabling a
+	// CheckAccounts) its tokens stop working too. Disabling a
 	// disabled account changes nothing. An unknown ID is ErrNotFound
 	// "user_not_found"; the caller's own account is ErrConflict
 	// "cannot_disable_self", and the last enabled admin ErrConflict
@@ -126,7 +126,7 @@ type Session struct {
 	User      User      `json:"user"`
 }
 
-// TokenIssuer signs the bearer tokens handed out at login. *shophttp.Tokens
+// TokenIssuer signs the bearer tokens handed out at login. *Tokens
 // implements it.
 type TokenIssuer interface {
 	Issue(id shop.Identity, ttl time.Duration) (token string, expires time.Time, err error)

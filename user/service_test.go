@@ -14,7 +14,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kitshop/shop"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
 )
 
@@ -30,9 +29,9 @@ func newStore(t *testing.T) *user.Store {
 	return st
 }
 
-func newTokens(t *testing.T) *shophttp.Tokens {
+func newTokens(t *testing.T) *user.Tokens {
 	t.Helper()
-	tok, err := shophttp.NewTokens(testKey)
+	tok, err := user.NewTokens(testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +40,7 @@ func newTokens(t *testing.T) *shophttp.Tokens {
 
 // newService returns a service with the cheapest bcrypt cost, its store and
 // its token issuer.
-func newService(t *testing.T, opts ...user.Option) (user.Service, *user.Store, *shophttp.Tokens) {
+func newService(t *testing.T, opts ...user.Option) (user.Service, *user.Store, *user.Tokens) {
 	t.Helper()
 	st := newStore(t)
 	tok := newTokens(t)
@@ -248,7 +247,7 @@ func TestLogin(t *testing.T) {
 	if d := time.Until(sess.ExpiresAt); d < 59*time.Minute || d > time.Hour+time.Second {
 		t.Fatalf("expires in %v, want about 1h", d)
 	}
-	id, err := tok.Verify(sess.Token)
+	id, err := tok.Verify(context.Background(), sess.Token)
 	if err != nil || id.UserID != u.ID || id.Role != shop.RoleCustomer {
 		t.Fatalf("token verifies as %+v, %v", id, err)
 	}

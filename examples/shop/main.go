@@ -126,7 +126,7 @@ type shopApp struct {
 	closers   []func() error
 }
 
-func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.Logger) (_ *shopApp, err error) {
+func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logger) (_ *shopApp, err error) {
 	// Not the named result: "return nil, err" sets that to nil before the
 	// deferred close runs.
 	a := &shopApp{orderTTL: s.orderTTL, logger: logger, bus: inproc.NewBus()}
@@ -186,9 +186,9 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 
 	// The public services get logging and metrics; the calls order makes to
 	// catalog and inventory inside the process use the plain services.
-	ms := map[string]shophttp.ServiceMetrics{}
+	ms := map[string]shop.ServiceMetrics{}
 	for _, service := range []string{"user", "catalog", "inventory", "order"} {
-		if ms[service], err = shophttp.NewServiceMetrics(reg, service); err != nil {
+		if ms[service], err = shop.NewServiceMetrics(reg, service); err != nil {
 			return nil, err
 		}
 	}
@@ -199,8 +199,8 @@ func open(ctx context.Context, s settings, tokens *shophttp.Tokens, logger log.L
 	publicOrder := order.LoggingMiddleware(logger)(order.InstrumentingMiddleware(om.Requests, om.Latency)(a.orderSvc))
 
 	// Tokens of accounts that are gone or disabled stop working within
-	// shophttp.DefaultAccountCheckTTL; the handlers share one cache.
-	verifier := shophttp.CheckAccounts(tokens, user.AccountCheck(a.users))
+	// user.DefaultAccountCheckTTL; the handlers share one cache.
+	verifier := user.CheckAccounts(tokens, user.AccountCheck(a.users))
 	userHandler := user.NewHTTPHandler(user.MakeServerEndpoints(publicUser), verifier, logger)
 	catalogHandler := catalog.NewHTTPHandler(catalog.MakeServerEndpoints(publicCatalog), verifier, logger)
 	inventoryHandler := inventory.NewHTTPHandler(inventory.MakeServerEndpoints(publicInventory), verifier, logger)

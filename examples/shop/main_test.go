@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
 )
 
@@ -533,7 +532,7 @@ func addCustomer(t *testing.T, dataDir, email, password string) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	tokens, err := shophttp.NewTokens([]byte(strings.Repeat("k", 32)))
+	tokens, err := user.NewTokens([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}

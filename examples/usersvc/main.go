@@ -30,6 +30,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
 	shophttp "github.com/kitshop/shop/transport/http"
@@ -92,7 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 }
 
 // serve runs the HTTP server on store until ctx is cancelled.
-func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.Tokens, store *user.Store, start time.Time, ready []func(net.Addr)) error {
+func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Tokens, store *user.Store, start time.Time, ready []func(net.Addr)) error {
 	if s.AdminEmail != "" {
 		admin, err := s.EnsureAdmin(ctx, store)
 		if err != nil {
@@ -102,7 +103,7 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.
 	}
 
 	reg := app.Registry()
-	metrics, err := shophttp.NewServiceMetrics(reg, "user")
+	metrics, err := shop.NewServiceMetrics(reg, "user")
 	if err != nil {
 		return err
 	}
@@ -112,8 +113,8 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *shophttp.
 
 	mux := http.NewServeMux()
 	// Tokens of accounts that are gone or disabled stop working within
-	// shophttp.DefaultAccountCheckTTL.
-	verifier := shophttp.CheckAccounts(tokens, user.AccountCheck(store))
+	// user.DefaultAccountCheckTTL.
+	verifier := user.CheckAccounts(tokens, user.AccountCheck(store))
 	mux.Handle("/", user.NewHTTPHandler(user.MakeServerEndpoints(svc), verifier, log.With(logger, "component", "http")))
 	shophttp.Mount(mux, reg, shophttp.Check{Name: "store", Func: store.Ping})
 

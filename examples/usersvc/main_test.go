@@ -17,6 +17,7 @@ import (
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/config"
 	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 // syncBuffer collects the service's log safely while it runs.
@@ -204,7 +205,7 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Errorf("%s has mode %v, want 0600", keyFile, info.Mode().Perm())
 	}
 	key, _ := os.ReadFile(keyFile)
-	tokens, err := shophttp.NewTokens(bytes.TrimSpace(key))
+	tokens, err := user.NewTokens(bytes.TrimSpace(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,10 +329,10 @@ func TestConfiguredSecretKeyIsUsed(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, config.SecretKeyFile)); !os.IsNotExist(err) {
 		t.Errorf("a key file was written although a key was configured (%v)", err)
 	}
-	tokens, _ := shophttp.NewTokens([]byte(key))
+	tokens, _ := user.NewTokens([]byte(key))
 	svc.expect(t, "POST", "/register", "", `{"email":"ada@example.com","password":"correct horse","name":"Ada"}`, 201, "")
 	tok := svc.login(t, "ada@example.com", "correct horse")
-	id, err := tokens.Verify(tok)
+	id, err := tokens.Verify(context.Background(), tok)
 	if err != nil || id.Role != shop.RoleCustomer {
 		t.Fatalf("token not signed with the configured key: %+v, %v", id, err)
 	}

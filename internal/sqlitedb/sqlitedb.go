@@ -44,6 +44,8 @@ type DB struct {
 	unknown map[string]struct{}  // seen in a transaction, to prepare after it
 
 	replies []txReply // outcomes of the running batch; writer goroutine only
+
+	borrowed bool // W and R belong to the caller (FromDB): Close leaves them open
 }
 
 // maxStatements bounds the writer's statement cache.
@@ -182,12 +184,32 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	return db, nil
 }
 
+// FromDB wraps a database the caller opened and configured, so that a
+// domain's SQLite store can run on it: db serves both reads and writes, and
+// write transactions still go through Tx's queue (so they never fight over
+// the write lock) with group commit. Close stops the queue and leaves db
+// open; closing it stays the caller's job. Migrations are not applied: run
+// Migrate first.
+func FromDB(db *sql.DB) *DB {
+	d := &DB{W: db, R: db, queue: make(chan *txRequest), closing: make(chan struct{}), writerDone: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}, unknown: map[string]struct{}{}, borrowed: true}
+	go d.writer()
+	return d
+}
+
+// Migrate applies to db the migrations in migrations that it lacks: files
+// named like 0001_init.sql, in order of their number, each once, each in its
+// own transaction. Several processes may migrate one file at the same time.
+func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
+	return migrate(ctx, db, migrations)
+}
+
 // uriPath escapes the characters of a file path that SQLite's URI filenames
 // give a meaning to: without it, a directory named "a#b" or "x?y" would
 // silently open a different file, and one with "%41" would not open at all.
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
-// Close closes both pools.
+// Close closes both pools (for a DB from FromDB, only its own statements).
 // Transactions already running finish first; later ones fail.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closing) })
@@ -198,6 +220,9 @@ func (db *DB) Close() error {
 	}
 	clear(db.stmts)
 	db.stmtMu.Unlock()
+	if db.borrowed {
+		return nil
+	}
 	return errors.Join(db.R.Close(), db.W.Close())
 }
 

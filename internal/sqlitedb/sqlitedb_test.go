@@ -608,3 +608,41 @@ func TestClose(t *testing.T) {
 		t.Error("write after Close succeeded")
 	}
 }
+
+// A database the caller opened works through FromDB after Migrate, and
+// stays open when the DB is closed.
+func TestFromDB(t *testing.T) {
+	ctx := context.Background()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "own.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	migrations := fstest.MapFS{"0001_init.sql": {Data: []byte(`CREATE TABLE t (n INTEGER NOT NULL)`)}}
+	if err := sqlitedb.Migrate(ctx, raw, migrations); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitedb.Migrate(ctx, raw, migrations); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	db := sqlitedb.FromDB(raw)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if err := db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO t(n) VALUES (?)`, i)
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM t`).Scan(&n); err != nil || n != 20 {
+		t.Fatalf("rows = %d, %v; want 20 and the caller's database still open", n, err)
+	}
+}

@@ -215,9 +215,9 @@ func TestEncodeJSON(t *testing.T) {
 		{"no content accepted", maybeEmptyResponse{}, http.StatusNoContent, "", false},
 		{"failer without error", failingResponse{ID: "p3"}, http.StatusOK, `{"id":"p3"}`, true},
 		{"failer with error", failingResponse{Err: shop.E(shop.ErrNotFound, "product_not_found", "no product p4")}, http.StatusNotFound,
-			`{"error":{"code":"product_not_found","message":"no product p4"}}`, true},
+			`{"error":{"kind":"not_found","code":"product_not_found","message":"no product p4"}}`, true},
 		{"failer with unexpected error", failingResponse{Err: errors.New("db locked")}, http.StatusInternalServerError,
-			`{"error":{"code":"internal","message":"internal error"}}`, true},
+			`{"error":{"kind":"internal","code":"internal","message":"internal error"}}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,15 +64,9 @@ func StatusOf(err error) int {
 }
 
 // ErrorBody is the JSON shape of every error response:
-// {"error":{"code":"email_taken","message":"..."}}.
+// {"error":{"kind":"conflict","code":"email_taken","message":"..."}}.
 type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the inside of ErrorBody.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Error shop.ErrorDetail `json:"error"`
 }
 
 // EncodeError is a go-kit ErrorEncoder. Errors with a kind are written with
@@ -87,18 +81,16 @@ type ErrorDetail struct {
 func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
 	status := StatusOf(err)
 	logServerError(ctx, status, err)
-	detail := ErrorDetail{Code: shop.CodeOf(err), Message: err.Error()}
+	detail := shop.DetailOf(err)
 	switch status {
 	case http.StatusRequestEntityTooLarge:
-		detail.Code = "body_too_large"
+		detail = shop.ErrorDetail{Kind: shop.ErrInvalid.Code(), Code: "body_too_large", Message: err.Error()}
 	case http.StatusMethodNotAllowed:
-		detail.Code = "method_not_allowed"
+		detail = shop.ErrorDetail{Kind: shop.ErrNotFound.Code(), Code: "method_not_allowed", Message: err.Error()}
 	case http.StatusGatewayTimeout:
-		detail = ErrorDetail{Code: "timeout", Message: "the request took too long"}
+		detail = shop.ErrorDetail{Kind: shop.ErrUnavailable.Code(), Code: "timeout", Message: "the request took too long"}
 	case statusClientClosedRequest:
-		detail = ErrorDetail{Code: "canceled", Message: "the request was cancelled"}
-	case http.StatusInternalServerError:
-		detail = ErrorDetail{Code: "internal", Message: "internal error"}
+		detail = shop.ErrorDetail{Kind: shop.ErrUnavailable.Code(), Code: "canceled", Message: "the request was cancelled"}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
@@ -117,13 +109,17 @@ func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
 
 // DecodeError turns a non-2xx response back into the error the server
 // encoded: a *shop.Error of the same kind and code, with Retry-After restored.
-// A status without a kind (500) becomes a plain error naming the status, as
-// does a body that is not an ErrorBody.
+// The kind comes from the body; a body without one (a proxy's answer) is
+// judged by its status. A status without a kind (500) becomes a plain error
+// naming the status, as does a body that is not an ErrorBody.
 func DecodeError(resp *http.Response) error {
 	var body ErrorBody
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(raw, &body)
-	kind := kindOf[resp.StatusCode]
+	kind := shop.KindFromCode(body.Error.Kind)
+	if kind == nil {
+		kind = kindOf[resp.StatusCode]
+	}
 	if kind == nil {
 		if body.Error.Code != "" {
 			return fmt.Errorf("remote service: HTTP %d (%s)", resp.StatusCode, body.Error.Code)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kitshop/shop"
 	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/user"
 )
 
 func ExampleDecodeJSON() {
@@ -41,12 +42,12 @@ func ExampleEncodeError() {
 	fmt.Println(shop.KindOf(err) == shop.ErrTooManyRequests, shop.CodeOf(err), err)
 	// Output:
 	// 429 30
-	// {"error":{"code":"too_many_attempts","message":"too many login attempts"}}
+	// {"error":{"kind":"too_many_requests","code":"too_many_attempts","message":"too many login attempts","retry_after_seconds":30}}
 	// true too_many_attempts too many login attempts
 }
 
 func ExampleTokens() {
-	tokens, err := shophttp.NewTokens([]byte("an example key of at least 32 bytes"))
+	tokens, err := user.NewTokens([]byte("an example key of at least 32 bytes"))
 	if err != nil {
 		panic(err)
 	}
@@ -55,10 +56,10 @@ func ExampleTokens() {
 		panic(err)
 	}
 
-	id, err := tokens.Verify(token)
+	id, err := tokens.Verify(context.Background(), token)
 	fmt.Println(id.UserID, id.Role, err)
 
-	_, err = tokens.Verify(token + "x")
+	_, err = tokens.Verify(context.Background(), token+"x")
 	fmt.Println(shop.CodeOf(err))
 	// Output:
 	// u1 customer <nil>

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kitshop/shop"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -100,7 +101,7 @@ func TestReadyHandlerGivesChecksADeadline(t *testing.T) {
 
 func TestMetricsHandler(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m, err := shophttp.NewServiceMetrics(reg, "catalog")
+	m, err := shop.NewServiceMetrics(reg, "catalog")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,26 +133,26 @@ func TestMetricsHandler(t *testing.T) {
 
 func TestNewServiceMetricsRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := shophttp.NewServiceMetrics(reg, "order"); err != nil {
+	if _, err := shop.NewServiceMetrics(reg, "order"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := shophttp.NewServiceMetrics(reg, "user"); err != nil {
+	if _, err := shop.NewServiceMetrics(reg, "user"); err != nil {
 		t.Errorf("a second service on the same registry: %v", err)
 	}
-	_, err := shophttp.NewServiceMetrics(reg, "order")
+	_, err := shop.NewServiceMetrics(reg, "order")
 	var already prometheus.AlreadyRegisteredError
 	if !errors.As(err, &already) {
 		t.Errorf("registering order twice = %v, want AlreadyRegisteredError", err)
 	}
 	// Separate registries never collide.
-	if _, err := shophttp.NewServiceMetrics(prometheus.NewRegistry(), "order"); err != nil {
+	if _, err := shop.NewServiceMetrics(prometheus.NewRegistry(), "order"); err != nil {
 		t.Errorf("the same service on a fresh registry: %v", err)
 	}
 }
 
 func TestMount(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m, err := shophttp.NewServiceMetrics(reg, "inventory")
+	m, err := shop.NewServiceMetrics(reg, "inventory")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 // (a timeout, a service unavailable) at warn level; see EncodeError. 4xx
 // answers are the caller's fault and are not logged here, so bad clients
 // cannot flood the log.
-func ServerOptions(logger log.Logger, v Verifier) []kithttp.ServerOption {
+func ServerOptions(logger log.Logger, v shop.Verifier) []kithttp.ServerOption {
 	return []kithttp.ServerOption{
 		kithttp.ServerErrorEncoder(EncodeError),
 		kithttp.ServerBefore(logServerErrors(logger), Authenticate(v), KeepToken),

@@ -107,12 +107,12 @@ func (s *Settings) EnsureAdmin(ctx context.Context, store *user.Store) (user.Use
 
 // Tokens returns the token signer and verifier for the configured key, or
 // the key kept in the data dir (generated on first use).
-func (s *Settings) Tokens() (*shophttp.Tokens, error) {
+func (s *Settings) Tokens() (*user.Tokens, error) {
 	key, err := config.SecretKey(&s.SecretKey, s.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := shophttp.NewTokens(key)
+	tokens, err := user.NewTokens(key)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY): %w", err)
 	}

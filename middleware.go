@@ -1,14 +1,21 @@
-package http
+package shop
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"github.com/go-kit/kit/metrics"
 	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ServiceMetrics are the per-method metrics a domain's instrumenting
-// middleware records: a request counter and a latency histogram, both labelled
-// by method and error code ("" on success).
+// middleware records: a request counter and a latency histogram, both
+// labelled by method and error code ("" on success). Any go-kit metrics
+// fit; NewServiceMetrics makes Prometheus ones.
 type ServiceMetrics struct {
 	Requests metrics.Counter
 	Latency  metrics.Histogram
@@ -35,4 +42,32 @@ func NewServiceMetrics(reg prometheus.Registerer, service string) (ServiceMetric
 		}
 	}
 	return ServiceMetrics{Requests: kitprometheus.NewCounter(requests), Latency: kitprometheus.NewHistogram(latency)}, nil
+}
+
+// Record counts a finished call and observes its duration in seconds, both
+// labelled "method" and "code" (CodeOf the error, "" on success).
+func (m ServiceMetrics) Record(method string, begin time.Time, err error) {
+	code := ""
+	if err != nil {
+		code = CodeOf(err)
+	}
+	m.Requests.With("method", method, "code", code).Add(1)
+	m.Latency.With("method", method, "code", code).Observe(time.Since(begin).Seconds())
+}
+
+// LogCall writes one line for a finished call: the method, the caller's
+// fields kv, the request ID, how long the call took and its error. The line
+// is at info level, and at warn level when the error is not the caller's
+// fault (no kind, or ErrUnavailable); transports log a 500 at error level
+// themselves.
+func LogCall(ctx context.Context, logger log.Logger, method string, begin time.Time, err error, kv ...any) {
+	fields := make([]any, 0, len(kv)+10)
+	lvl := level.InfoValue()
+	if err != nil && (KindOf(err) == nil || errors.Is(err, ErrUnavailable)) {
+		lvl = level.WarnValue()
+	}
+	fields = append(fields, level.Key(), lvl, "method", method)
+	fields = append(fields, kv...)
+	fields = append(fields, "request_id", RequestIDFrom(ctx), "took", time.Since(begin), "err", err)
+	logger.Log(fields...)
 }

@@ -1,6 +1,7 @@
-package http
+package user
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestVerifyExpiryWithLeeway(t *testing.T) {
 				t.Errorf("expiry = %v, want %v", exp, start.Add(time.Hour))
 			}
 			c.advance(tt.after)
-			got, err := tok.Verify(s)
+			got, err := tok.Verify(context.Background(), s)
 			if tt.wantCode == "" {
 				if err != nil || got != id {
 					t.Fatalf("Verify = %+v, %v; want %+v", got, err, id)
@@ -88,7 +89,7 @@ func TestTokenSourceRenewsAtHalfLife(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id, err := tok.Verify(s); err != nil || id != svc {
+		if id, err := tok.Verify(context.Background(), s); err != nil || id != svc {
 			t.Fatalf("source token does not verify at %v: %+v, %v", c.now(), id, err)
 		}
 		return s

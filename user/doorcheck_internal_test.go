@@ -1,11 +1,9 @@
-package http
+package user
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -68,7 +66,7 @@ func TestCheckAccountsRemembersAnswersForTheBound(t *testing.T) {
 	ada := shop.Identity{UserID: "ada", Role: shop.RoleCustomer}
 	token := f.token(t, ada)
 	for range 100 {
-		if id, err := f.v.Verify(token); err != nil || id != ada {
+		if id, err := f.v.Verify(context.Background(), token); err != nil || id != ada {
 			t.Fatalf("Verify = %+v, %v", id, err)
 		}
 	}
@@ -78,15 +76,15 @@ func TestCheckAccountsRemembersAnswersForTheBound(t *testing.T) {
 	// Disabled: still accepted until the bound, refused from then on.
 	f.set("ada", shop.E(shop.ErrUnauthenticated, "account_disabled", "disabled"))
 	f.clock.advance(999 * time.Millisecond)
-	if _, err := f.v.Verify(token); err != nil {
+	if _, err := f.v.Verify(context.Background(), token); err != nil {
 		t.Fatalf("within the bound: %v", err)
 	}
 	f.clock.advance(time.Millisecond)
-	_, err := f.v.Verify(token)
+	_, err := f.v.Verify(context.Background(), token)
 	wantCode(t, err, shop.ErrUnauthenticated, "account_disabled")
 	// The refusal is remembered as well.
 	for range 10 {
-		_, err = f.v.Verify(token)
+		_, err = f.v.Verify(context.Background(), token)
 		wantCode(t, err, shop.ErrUnauthenticated, "account_disabled")
 	}
 	if n := f.calls.Load(); n != 2 {
@@ -94,7 +92,7 @@ func TestCheckAccountsRemembersAnswersForTheBound(t *testing.T) {
 	}
 	f.set("ada", nil)
 	f.clock.advance(time.Second)
-	if _, err := f.v.Verify(token); err != nil {
+	if _, err := f.v.Verify(context.Background(), token); err != nil {
 		t.Fatalf("enabled again: %v", err)
 	}
 }
@@ -102,13 +100,13 @@ func TestCheckAccountsRemembersAnswersForTheBound(t *testing.T) {
 func TestCheckAccountsPerIdentity(t *testing.T) {
 	f := newAccountsFixture(t)
 	f.set("bob", shop.E(shop.ErrUnauthenticated, "invalid_token", "gone"))
-	if _, err := f.v.Verify(f.token(t, shop.Identity{UserID: "ada", Role: shop.RoleCustomer})); err != nil {
+	if _, err := f.v.Verify(context.Background(), f.token(t, shop.Identity{UserID: "ada", Role: shop.RoleCustomer})); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.v.Verify(f.token(t, shop.Identity{UserID: "bob", Role: shop.RoleCustomer}))
+	_, err := f.v.Verify(context.Background(), f.token(t, shop.Identity{UserID: "bob", Role: shop.RoleCustomer}))
 	wantCode(t, err, shop.ErrUnauthenticated, "invalid_token")
 	// The same user with another role is its own question.
-	if _, err := f.v.Verify(f.token(t, shop.Identity{UserID: "ada", Role: shop.RoleAdmin})); err != nil {
+	if _, err := f.v.Verify(context.Background(), f.token(t, shop.Identity{UserID: "ada", Role: shop.RoleAdmin})); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.calls.Load(); n != 3 {
@@ -120,13 +118,13 @@ func TestCheckAccountsSkipsServicesAndBadTokens(t *testing.T) {
 	f := newAccountsFixture(t)
 	f.set("order", shop.E(shop.ErrUnauthenticated, "invalid_token", "no such account"))
 	svc := shop.Identity{UserID: "order", Role: shop.RoleService}
-	if id, err := f.v.Verify(f.token(t, svc)); err != nil || id != svc {
+	if id, err := f.v.Verify(context.Background(), f.token(t, svc)); err != nil || id != svc {
 		t.Fatalf("service token: %+v, %v", id, err)
 	}
-	_, err := f.v.Verify("not-a-token")
+	_, err := f.v.Verify(context.Background(), "not-a-token")
 	wantCode(t, err, shop.ErrUnauthenticated, "invalid_token")
 	expired, _, _ := f.tokens.Issue(shop.Identity{UserID: "ada", Role: shop.RoleCustomer}, -time.Hour)
-	_, err = f.v.Verify(expired)
+	_, err = f.v.Verify(context.Background(), expired)
 	wantCode(t, err, shop.ErrUnauthenticated, "token_expired")
 	if n := f.calls.Load(); n != 0 {
 		t.Fatalf("%d checks, want none", n)
@@ -137,16 +135,16 @@ func TestCheckAccountsFailuresAreNotRemembered(t *testing.T) {
 	f := newAccountsFixture(t)
 	token := f.token(t, shop.Identity{UserID: "ada", Role: shop.RoleCustomer})
 	f.set("ada", errors.New("sql: database is closed"))
-	_, err := f.v.Verify(token)
+	_, err := f.v.Verify(context.Background(), token)
 	wantCode(t, err, shop.ErrUnavailable, "account_check_failed")
 	if err.Error() == "sql: database is closed" {
 		t.Fatal("the internal error reaches the caller")
 	}
 	f.set("ada", shop.E(shop.ErrUnavailable, "user_service_down", "down"))
-	_, err = f.v.Verify(token)
+	_, err = f.v.Verify(context.Background(), token)
 	wantCode(t, err, shop.ErrUnavailable, "user_service_down")
 	f.set("ada", nil)
-	if _, err := f.v.Verify(token); err != nil {
+	if _, err := f.v.Verify(context.Background(), token); err != nil {
 		t.Fatalf("after the failure: %v", err)
 	}
 	if n := f.calls.Load(); n != 3 || f.v.cached() != 1 {
@@ -173,17 +171,17 @@ func TestCheckAccountsSharesOneCheck(t *testing.T) {
 	first, cancelFirst := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
-	wg.Go(func() { _, err := v.VerifyContext(first, token); errs <- err })
+	wg.Go(func() { _, err := v.Verify(first, token); errs <- err })
 	for calls.Load() == 0 {
 		runtime.Gosched()
 	}
 	for range 49 {
-		wg.Go(func() { _, err := v.VerifyContext(context.Background(), token); errs <- err })
+		wg.Go(func() { _, err := v.Verify(context.Background(), token); errs <- err })
 	}
 	// A waiter whose own request ends stops waiting.
 	gone, cancelGone := context.WithCancel(context.Background())
 	cancelGone()
-	if _, err := v.VerifyContext(gone, token); !errors.Is(err, context.Canceled) {
+	if _, err := v.Verify(gone, token); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled waiter: %v", err)
 	}
 	cancelFirst()
@@ -203,7 +201,7 @@ func TestCheckAccountsSharesOneCheck(t *testing.T) {
 func TestCheckAccountsIsBounded(t *testing.T) {
 	f := newAccountsFixture(t, WithAccountCacheSize(32), WithAccountCheckTTL(time.Minute))
 	for i := range 1000 {
-		if _, err := f.v.Verify(f.token(t, shop.Identity{UserID: fmt.Sprint("user", i), Role: shop.RoleCustomer})); err != nil {
+		if _, err := f.v.Verify(context.Background(), f.token(t, shop.Identity{UserID: fmt.Sprint("user", i), Role: shop.RoleCustomer})); err != nil {
 			t.Fatal(err)
 		}
 		if n := f.v.cached(); n > 32 {
@@ -212,7 +210,7 @@ func TestCheckAccountsIsBounded(t *testing.T) {
 	}
 	// Past their time, answers are dropped first.
 	f.clock.advance(time.Minute)
-	f.v.Verify(f.token(t, shop.Identity{UserID: "late", Role: shop.RoleCustomer}))
+	f.v.Verify(context.Background(), f.token(t, shop.Identity{UserID: "late", Role: shop.RoleCustomer}))
 	if n := f.v.cached(); n != 1 {
 		t.Fatalf("%d answers after their time passed, want only the new one", n)
 	}
@@ -243,7 +241,7 @@ func TestCheckAccountsMemory(t *testing.T) {
 	runtime.KeepAlive(f.v)
 }
 
-func TestAuthenticateUsesTheRequestContext(t *testing.T) {
+func TestCheckUsesTheRequestContext(t *testing.T) {
 	tok, _ := tokensAt(t, time.Now())
 	type key struct{}
 	var seen any
@@ -252,10 +250,7 @@ func TestAuthenticateUsesTheRequestContext(t *testing.T) {
 		return shop.E(shop.ErrUnauthenticated, "account_disabled", "this account is disabled")
 	})
 	token, _, _ := tok.Issue(shop.Identity{UserID: "ada", Role: shop.RoleCustomer}, time.Hour)
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer "+token)
-	ctx := Authenticate(v)(context.WithValue(context.Background(), key{}, "request value"), r)
-	_, err := shop.Authenticated(ctx)
+	_, err := v.Verify(context.WithValue(context.Background(), key{}, "request value"), token)
 	wantCode(t, err, shop.ErrUnauthenticated, "account_disabled")
 	if seen != "request value" {
 		t.Fatalf("the check saw %v, not the request's context", seen)
