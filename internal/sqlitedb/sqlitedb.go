@@ -204,6 +204,26 @@ func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
 	return migrate(ctx, db, migrations)
 }
 
+// OpenDir is Open with the migrations in the directory dir of fsys (an
+// embed.FS holding "migrations/*.sql", say), so a domain's store opens its
+// file in one line.
+func OpenDir(ctx context.Context, path string, fsys fs.FS, dir string) (*DB, error) {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, path, sub)
+}
+
+// MigrateDir is Migrate with the migrations in the directory dir of fsys.
+func MigrateDir(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return err
+	}
+	return Migrate(ctx, db, sub)
+}
+
 // uriPath escapes the characters of a file path that SQLite's URI filenames
 // give a meaning to: without it, a directory named "a#b" or "x?y" would
 // silently open a different file, and one with "%41" would not open at all.
