@@ -3,6 +3,7 @@ package shop
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -19,6 +20,18 @@ import (
 type ServiceMetrics struct {
 	Requests metrics.Counter
 	Latency  metrics.Histogram
+
+	// children caches the Prometheus series of each method and code, when
+	// NewServiceMetrics made the pair: Record then skips go-kit's label
+	// maps, which cost more than the call being measured on a fast read.
+	children *sync.Map // "method\x00code" -> series
+	vecs     *vecs
+}
+
+// series is one method's and code's pair of Prometheus metrics.
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // NewServiceMetrics creates and registers on reg the metrics of one service,
@@ -41,7 +54,15 @@ func NewServiceMetrics(reg prometheus.Registerer, service string) (ServiceMetric
 			return ServiceMetrics{}, err
 		}
 	}
-	return ServiceMetrics{Requests: kitprometheus.NewCounter(requests), Latency: kitprometheus.NewHistogram(latency)}, nil
+	m := ServiceMetrics{Requests: kitprometheus.NewCounter(requests), Latency: kitprometheus.NewHistogram(latency), children: &sync.Map{}}
+	m.vecs = &vecs{requests: requests, latency: latency}
+	return m, nil
+}
+
+// vecs are the Prometheus vectors behind a pair made by NewServiceMetrics.
+type vecs struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // Record counts a finished call and observes its duration in seconds, both
@@ -50,6 +71,20 @@ func (m ServiceMetrics) Record(method string, begin time.Time, err error) {
 	code := ""
 	if err != nil {
 		code = CodeOf(err)
+	}
+	if m.vecs != nil {
+		key := method + "\x00" + code
+		v, ok := m.children.Load(key)
+		if !ok {
+			v, _ = m.children.LoadOrStore(key, series{
+				requests: m.vecs.requests.WithLabelValues(method, code),
+				latency:  m.vecs.latency.WithLabelValues(method, code),
+			})
+		}
+		s := v.(series)
+		s.requests.Inc()
+		s.latency.Observe(time.Since(begin).Seconds())
+		return
 	}
 	m.Requests.With("method", method, "code", code).Add(1)
 	m.Latency.With("method", method, "code", code).Observe(time.Since(begin).Seconds())
