@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
@@ -10,10 +9,11 @@ import (
 )
 
 // Endpoints holds one go-kit endpoint per Service method. On the server side
-// MakeServerEndpoints builds them around a Service; on the client side
-// MakeClientEndpoints builds them around HTTP calls, and Endpoints itself then
-// implements Service. Wrap single endpoints with endpoint middleware (rate
-// limits, breakers) before use.
+// MakeServerEndpoints builds them around a Service, for any transport to
+// serve; on the client side a transport builds them around its calls
+// (MakeClientEndpoints for HTTP), and Endpoints itself then implements
+// Service. Wrap endpoint middleware (rate limits, breakers) around all of
+// them with Wrap, or set single ones.
 type Endpoints struct {
 	CreateProductEndpoint endpoint.Endpoint
 	GetProductEndpoint    endpoint.Endpoint
@@ -24,35 +24,80 @@ type Endpoints struct {
 
 var _ Service = Endpoints{}
 
-// MakeServerEndpoints returns endpoints that call s. A business error travels
-// inside the response (its Failed method); only failures of the transport
-// are endpoint errors.
-func MakeServerEndpoints(s Service) Endpoints {
+// MakeServerEndpoints returns endpoints that call s, each wrapped in mw (the
+// first is the outermost). A business error travels inside the response
+// (its Failed method); only failures of the transport are endpoint errors.
+func MakeServerEndpoints(s Service, mw ...endpoint.Middleware) Endpoints {
+	e := Endpoints{
+		CreateProductEndpoint: MakeCreateProductEndpoint(s),
+		GetProductEndpoint:    MakeGetProductEndpoint(s),
+		UpdateProductEndpoint: MakeUpdateProductEndpoint(s),
+		DeleteProductEndpoint: MakeDeleteProductEndpoint(s),
+		ListProductsEndpoint:  MakeListProductsEndpoint(s),
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		e = e.Wrap(mw[i])
+	}
+	return e
+}
+
+// Wrap returns the endpoints, each wrapped in mw.
+func (e Endpoints) Wrap(mw endpoint.Middleware) Endpoints {
 	return Endpoints{
-		CreateProductEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(CreateProductRequest)
-			p, err := s.CreateProduct(ctx, req.NewProduct)
-			return CreateProductResponse{Product: p, Err: err}, nil
-		},
-		GetProductEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(GetProductRequest)
-			p, err := s.GetProduct(ctx, req.ID)
-			return GetProductResponse{Product: p, Err: err}, nil
-		},
-		UpdateProductEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(UpdateProductRequest)
-			p, err := s.UpdateProduct(ctx, req.ID, req.Patch)
-			return UpdateProductResponse{Product: p, Err: err}, nil
-		},
-		DeleteProductEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(DeleteProductRequest)
-			return DeleteProductResponse{Err: s.DeleteProduct(ctx, req.ID)}, nil
-		},
-		ListProductsEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(ListProductsRequest)
-			page, err := s.ListProducts(ctx, req.ListQuery)
-			return ListProductsResponse{Page: page, Err: err}, nil
-		},
+		CreateProductEndpoint: mw(e.CreateProductEndpoint),
+		GetProductEndpoint:    mw(e.GetProductEndpoint),
+		UpdateProductEndpoint: mw(e.UpdateProductEndpoint),
+		DeleteProductEndpoint: mw(e.DeleteProductEndpoint),
+		ListProductsEndpoint:  mw(e.ListProductsEndpoint),
+	}
+}
+
+// MakeCreateProductEndpoint returns an endpoint that calls s.CreateProduct:
+// a CreateProductRequest in, a CreateProductResponse out.
+func MakeCreateProductEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(CreateProductRequest)
+		p, err := s.CreateProduct(ctx, req.NewProduct)
+		return CreateProductResponse{Product: p, Err: err}, nil
+	}
+}
+
+// MakeGetProductEndpoint returns an endpoint that calls s.GetProduct: a
+// GetProductRequest in, a GetProductResponse out.
+func MakeGetProductEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(GetProductRequest)
+		p, err := s.GetProduct(ctx, req.ID)
+		return GetProductResponse{Product: p, Err: err}, nil
+	}
+}
+
+// MakeUpdateProductEndpoint returns an endpoint that calls s.UpdateProduct:
+// an UpdateProductRequest in, an UpdateProductResponse out.
+func MakeUpdateProductEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(UpdateProductRequest)
+		p, err := s.UpdateProduct(ctx, req.ID, req.Patch)
+		return UpdateProductResponse{Product: p, Err: err}, nil
+	}
+}
+
+// MakeDeleteProductEndpoint returns an endpoint that calls s.DeleteProduct:
+// a DeleteProductRequest in, a DeleteProductResponse out.
+func MakeDeleteProductEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(DeleteProductRequest)
+		return DeleteProductResponse{Err: s.DeleteProduct(ctx, req.ID)}, nil
+	}
+}
+
+// MakeListProductsEndpoint returns an endpoint that calls s.ListProducts: a
+// ListProductsRequest in, a ListProductsResponse out.
+func MakeListProductsEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(ListProductsRequest)
+		page, err := s.ListProducts(ctx, req.ListQuery)
+		return ListProductsResponse{Page: page, Err: err}, nil
 	}
 }
 
@@ -96,7 +141,7 @@ type CreateProductRequest struct {
 }
 
 // CreateProductResponse is the output of the CreateProduct endpoint; its JSON
-// form is the created product, sent with status 201.
+// form is the created product.
 type CreateProductResponse struct {
 	Product
 	Err error `json:"-"`
@@ -104,9 +149,6 @@ type CreateProductResponse struct {
 
 // Failed returns the business error, if any.
 func (r CreateProductResponse) Failed() error { return r.Err }
-
-// StatusCode is 201 Created.
-func (r CreateProductResponse) StatusCode() int { return http.StatusCreated }
 
 // GetProductRequest is the input of the GetProduct endpoint.
 type GetProductRequest struct {
@@ -123,8 +165,8 @@ type GetProductResponse struct {
 // Failed returns the business error, if any.
 func (r GetProductResponse) Failed() error { return r.Err }
 
-// UpdateProductRequest is the input of the UpdateProduct endpoint. Over HTTP
-// the ID is in the path and the patch is the body.
+// UpdateProductRequest is the input of the UpdateProduct endpoint: the ID of
+// the product and the fields to change.
 type UpdateProductRequest struct {
 	ID    string       `json:"id"`
 	Patch ProductPatch `json:"patch"`
@@ -145,17 +187,14 @@ type DeleteProductRequest struct {
 	ID string `json:"id"`
 }
 
-// DeleteProductResponse is the output of the DeleteProduct endpoint; over
-// HTTP a success is 204 with no body.
+// DeleteProductResponse is the output of the DeleteProduct endpoint: only
+// the error, if any (a success carries nothing).
 type DeleteProductResponse struct {
 	Err error `json:"-"`
 }
 
 // Failed returns the business error, if any.
 func (r DeleteProductResponse) Failed() error { return r.Err }
-
-// NoContent is true: a successful delete has no body.
-func (r DeleteProductResponse) NoContent() bool { return true }
 
 // ListProductsRequest is the input of the ListProducts endpoint.
 type ListProductsRequest struct {

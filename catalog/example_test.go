@@ -2,6 +2,8 @@ package catalog_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
 	"github.com/kitshop/shop/user"
+	"github.com/prometheus/client_golang/prometheus"
+	_ "modernc.org/sqlite" // the "sqlite" driver for ExampleNewSQLiteStore
 )
 
 // Open a store, build the service, and create, read, change and list products
@@ -21,7 +25,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 
 	ctx := context.Background()
-	store, err := catalog.NewStore(ctx, filepath.Join(dir, "catalog.db"))
+	store, err := catalog.OpenSQLiteStore(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -64,22 +68,28 @@ func Example() {
 	// found: TEA-1
 }
 
-// Serve the catalogue over HTTP and call it with the client, which
+// Serve the catalogue over HTTP the way a program does (New adds metrics
+// and logging to the service), and call it with the client, which
 // implements the same Service: errors keep their kind and code.
 func ExampleMakeClientEndpoints() {
 	dir, _ := os.MkdirTemp("", "catalog-example")
 	defer os.RemoveAll(dir)
-	store, err := catalog.NewStore(context.Background(), filepath.Join(dir, "catalog.db"))
+	store, err := catalog.OpenSQLiteStore(context.Background(), filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer store.Close()
 
+	metrics, err := shop.NewServiceMetrics(prometheus.NewRegistry(), "catalog")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	logger := log.NewNopLogger()
+	svc := catalog.New(store, logger, metrics)
 	tokens, _ := user.NewTokens([]byte("an example key of at least 32 bytes!"))
-	var svc catalog.Service = catalog.NewService(store)
-	svc = catalog.LoggingMiddleware(log.NewNopLogger())(svc)
-	srv := httptest.NewServer(catalog.NewHTTPHandler(catalog.MakeServerEndpoints(svc), tokens, log.NewNopLogger()))
+	srv := httptest.NewServer(catalog.NewHTTPHandler(catalog.MakeServerEndpoints(svc), tokens, logger))
 	defer srv.Close()
 
 	// An admin client: every call carries an admin token.
@@ -102,9 +112,42 @@ func ExampleMakeClientEndpoints() {
 	fmt.Println("deleted:", err == nil)
 
 	_, err = client.GetProduct(ctx, p.ID)
-	fmt.Println(shop.KindOf(err), shop.CodeOf(err))
+	fmt.Println(errors.Is(err, shop.ErrNotFound), shop.CodeOf(err))
 	// Output:
 	// MUG-1 Blue mug
 	// deleted: true
-	// not_found product_not_found
+	// true product_not_found
+}
+
+// Run the catalogue on a database you opened yourself: Migrate it once, then
+// hand it to NewSQLiteStore. Closing the store leaves the database open.
+func ExampleNewSQLiteStore() {
+	dir, _ := os.MkdirTemp("", "catalog-example")
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", filepath.Join(dir, "shop.db")) // the modernc.org/sqlite driver
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := catalog.Migrate(ctx, db); err != nil {
+		fmt.Println(err)
+		return
+	}
+	store := catalog.NewSQLiteStore(db)
+	svc := catalog.NewService(store)
+
+	admin := shop.WithIdentity(ctx, shop.Identity{UserID: "u1", Role: shop.RoleAdmin})
+	if _, err := svc.CreateProduct(admin, catalog.NewProduct{SKU: "PEN-1", Name: "Gopher pen", Price: 299, Currency: "USD"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	store.Close()
+
+	var n int
+	db.QueryRowContext(ctx, `SELECT COUNT(*) FROM products`).Scan(&n)
+	fmt.Println("products:", n)
+	// Output:
+	// products: 1
 }

@@ -23,20 +23,61 @@ import (
 //	PATCH  /products/{id}  partial update (admin)      200 product; a JSON null leaves a field as it is
 //	DELETE /products/{id}  delete (admin)              204
 //
-// Bearer tokens are checked with v; errors are JSON in the shop's error shape,
-// and any other route is a JSON 404 (405 for a known path with another
-// method). Request IDs, health and metrics routes
-// are the caller's to add around it (see shophttp.WithRequestID and
+// {id} is the product ID, path-escaped; the empty ID (/products/) reaches
+// the service like any other. The status codes are decided here: 201 for a
+// create, 204 for a delete, 200 for the rest, and the error's kind for a
+// failure. Bearer tokens are checked with v; errors are JSON in the shop's
+// error shape, and any other route is a JSON 404 (405 for a known path
+// with another method). Request IDs, health and metrics routes are the
+// caller's to add around it (see shophttp.WithRequestID and
 // shophttp.Mount).
 func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
-	mux.Handle("POST /products", kithttp.NewServer(e.CreateProductEndpoint, decodeCreateProductRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /products", kithttp.NewServer(e.CreateProductEndpoint, decodeCreateProductRequest, encodeCreateProductResponse, opts...))
 	mux.Handle("GET /products", kithttp.NewServer(e.ListProductsEndpoint, decodeListProductsRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("GET /products/{id}", kithttp.NewServer(e.GetProductEndpoint, decodeGetProductRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("PATCH /products/{id}", kithttp.NewServer(e.UpdateProductEndpoint, decodeUpdateProductRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("DELETE /products/{id}", kithttp.NewServer(e.DeleteProductEndpoint, decodeDeleteProductRequest, shophttp.EncodeJSON, opts...))
+	for _, r := range []struct {
+		method  string
+		handler http.Handler
+	}{
+		{"GET", kithttp.NewServer(e.GetProductEndpoint, decodeGetProductRequest, shophttp.EncodeJSON, opts...)},
+		{"PATCH", kithttp.NewServer(e.UpdateProductEndpoint, decodeUpdateProductRequest, shophttp.EncodeJSON, opts...)},
+		{"DELETE", kithttp.NewServer(e.DeleteProductEndpoint, decodeDeleteProductRequest, encodeNoContent, opts...)},
+	} {
+		mux.Handle(r.method+" /products/{id}", r.handler)
+		// The empty ID ("/products/", which {id} does not match) goes to the
+		// service too, so a client asking for it gets the service's answer.
+		mux.Handle(r.method+" /products/{$}", r.handler)
+	}
 	return shophttp.Routes(mux)
+}
+
+// createdProduct is a product answered with 201 Created (see
+// shophttp.StatusCoder).
+type createdProduct struct {
+	Product
+}
+
+// StatusCode is 201 Created.
+func (createdProduct) StatusCode() int { return http.StatusCreated }
+
+// encodeCreateProductResponse answers a created product with 201 and its
+// JSON, and an error as every route does.
+func encodeCreateProductResponse(ctx context.Context, w http.ResponseWriter, response any) error {
+	if r, ok := response.(CreateProductResponse); ok && r.Err == nil {
+		return shophttp.EncodeJSON(ctx, w, createdProduct{r.Product})
+	}
+	return shophttp.EncodeJSON(ctx, w, response)
+}
+
+// encodeNoContent answers a success with 204 and no body, and an error as
+// every route does.
+func encodeNoContent(ctx context.Context, w http.ResponseWriter, response any) error {
+	if f, ok := response.(endpoint.Failer); ok && f.Failed() != nil {
+		return shophttp.EncodeJSON(ctx, w, response)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func decodeCreateProductRequest(_ context.Context, r *http.Request) (any, error) {

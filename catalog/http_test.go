@@ -21,7 +21,7 @@ import (
 
 type httpFixture struct {
 	svc      Service // the local service behind the server
-	store    *Store
+	store    *SQLiteStore
 	srv      *httptest.Server
 	tokens   *user.Tokens
 	admin    Service // clients over HTTP, by caller
@@ -405,7 +405,7 @@ func TestHTTPInternalError(t *testing.T) {
 	p := mustCreate(t, f.svc, validProduct("INT-1"))
 	f.store.Close()
 	status, _, body := f.do(t, "GET", "/products/"+p.ID, "", "")
-	if status != 500 || strings.TrimSpace(body) != `{"error":{"code":"internal","message":"internal error"}}` {
+	if status != 500 || strings.TrimSpace(body) != `{"error":{"kind":"internal","code":"internal","message":"internal error"}}` {
 		t.Fatalf("store failure: %d %s", status, body)
 	}
 	_, err := f.anon.GetProduct(context.Background(), p.ID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 )
@@ -65,13 +64,13 @@ func (mw loggingMiddleware) ListProducts(ctx context.Context, q ListQuery) (page
 	return mw.next.ListProducts(ctx, q)
 }
 
-// InstrumentingMiddleware counts calls in requests and observes their
-// duration in seconds in latency, both labelled "method" and "code" (the
-// error's shop.CodeOf, or "" on success). shop.NewServiceMetrics makes a
-// matching pair.
-func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
+// InstrumentingMiddleware counts every call in m.Requests and observes its
+// duration in seconds in m.Latency, both labelled "method" and "code" (the
+// error's shop.CodeOf, or "" on success), through m.Record.
+// shop.NewServiceMetrics makes a matching pair.
+func InstrumentingMiddleware(m shop.ServiceMetrics) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
+		return instrumentingMiddleware{next: next, metrics: m}
 	}
 }
 

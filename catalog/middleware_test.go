@@ -79,7 +79,7 @@ func TestInstrumentingMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := InstrumentingMiddleware(m.Requests, m.Latency)(inner)
+	s := InstrumentingMiddleware(m)(inner)
 
 	p, err := s.CreateProduct(adminCtx, validProduct("MET-1"))
 	if err != nil {

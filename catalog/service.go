@@ -11,21 +11,40 @@ import (
 	"github.com/kitshop/shop"
 )
 
-// Service is the catalogue. A local value (NewService) and a remote HTTP
-// client (MakeClientEndpoints) both implement it.
+// Service is the catalogue. A local value (NewService, New) and a remote
+// HTTP client (MakeClientEndpoints) both implement it, with the same errors:
+// compare kinds with errors.Is (shop.ErrNotFound, ...) and codes with
+// shop.CodeOf.
+//
+// Changes need the admin role: without an identity in the context they
+// fail with shop.ErrUnauthenticated ("missing_token", or the reason the
+// transport refused the caller's token), and with another role with
+// shop.ErrForbidden "forbidden". The role is checked before the input.
 type Service interface {
-	// CreateProduct adds a product (admin). A SKU already in use is ErrConflict "sku_taken".
+	// CreateProduct adds a product (admin). SKU, name and category are
+	// trimmed of surrounding white space. Errors: ErrInvalid with
+	// CodeInvalidSKU, CodeInvalidName, CodeInvalidDescription,
+	// CodeInvalidPrice, CodeInvalidCurrency or CodeInvalidCategory;
+	// ErrConflict CodeSKUTaken when another product has the SKU.
 	CreateProduct(ctx context.Context, p NewProduct) (Product, error)
-	// GetProduct returns one product, or ErrNotFound "product_not_found".
+	// GetProduct returns one product (anyone), or ErrNotFound
+	// CodeProductNotFound.
 	GetProduct(ctx context.Context, id string) (Product, error)
-	// UpdateProduct changes the fields set in patch (admin).
+	// UpdateProduct changes the fields set in patch and returns the product
+	// as it now is (admin). updated_at moves forward on every update.
+	// Errors: ErrInvalid CodeEmptyPatch when patch sets no field, the
+	// validation codes of CreateProduct, ErrNotFound CodeProductNotFound,
+	// ErrConflict CodeSKUTaken.
 	UpdateProduct(ctx context.Context, id string, patch ProductPatch) (Product, error)
-	// DeleteProduct removes a product (admin); later reads are ErrNotFound.
+	// DeleteProduct removes a product (admin); later reads are ErrNotFound,
+	// and its SKU is free again. Errors: ErrNotFound CodeProductNotFound.
 	DeleteProduct(ctx context.Context, id string) error
-	// ListProducts returns one page of products in a stable order, filtered by
-	// category and by a name search. Follow NextCursor to page on; paging
-	// while others write never repeats a product nor skips one that existed
-	// when paging began.
+	// ListProducts returns one page of products (anyone) in ID order,
+	// filtered by category and by a name search (see ListQuery). Follow
+	// NextCursor to page on; paging while others write never repeats a
+	// product nor skips one that existed when paging began and still
+	// exists. Items is never nil. Errors: ErrInvalid "invalid_limit",
+	// "invalid_cursor" or CodeInvalidQuery.
 	ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error)
 }
 
@@ -100,37 +119,52 @@ const (
 	MaxQueryLen       = 100  // ListQuery.Q
 )
 
-// Option changes how NewService builds the service.
-type Option func(*service)
+// Option changes how NewService builds the service. An option given a
+// value it cannot use makes NewService panic with a message naming the
+// option: that is a bug in the wiring, not input to handle.
+type Option func(*options)
+
+// options are the settings NewService starts from, changed by Options.
+type options struct {
+	now func() time.Time
+}
 
 // WithClock makes the service read the time from now instead of time.Now,
-// so tests can control created_at and updated_at.
+// so tests can control created_at and updated_at. A nil now makes
+// NewService panic.
 func WithClock(now func() time.Time) Option {
-	return func(s *service) {
-		if now != nil {
-			s.now = now
+	return func(o *options) {
+		if now == nil {
+			panic("catalog: WithClock: the clock must not be nil")
 		}
+		o.now = now
 	}
 }
 
-// NewService returns the catalogue backed by store, which must not be nil.
-// Anyone may read products; creating, changing and deleting them needs the
-// admin role in the context (see shop.WithIdentity).
-func NewService(store *Store, opts ...Option) Service {
-	s := &service{store: store, now: time.Now}
-	for _, o := range opts {
-		o(s)
+// NewService returns the catalogue backed by store; a nil store makes it
+// panic. Anyone may read products; creating, changing and deleting them
+// needs the admin role in the context (see shop.WithIdentity). The service
+// logs nothing itself, so it takes no logger: LoggingMiddleware (or New)
+// writes one line per call.
+func NewService(store Store, opts ...Option) Service {
+	if store == nil {
+		panic("catalog: NewService: the store must not be nil")
 	}
-	return s
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &service{store: store, now: o.now}
 }
 
 type service struct {
-	store *Store
+	store Store
 	now   func() time.Time
 }
 
-// nowNanos returns the current time as stored: unix nanoseconds, UTC.
-func (s *service) nowNanos() int64 { return s.now().UnixNano() }
+// nowUTC returns the current time as products carry it: in UTC, without
+// a monotonic clock reading.
+func (s *service) nowUTC() time.Time { return s.now().UTC().Round(0) }
 
 func (s *service) CreateProduct(ctx context.Context, np NewProduct) (Product, error) {
 	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
@@ -148,16 +182,16 @@ func (s *service) CreateProduct(ctx context.Context, np NewProduct) (Product, er
 		return Product{}, err
 	}
 	p.ID = shop.NewID()
-	now := s.nowNanos()
-	p.CreatedAt, p.UpdatedAt = fromNanos(now), fromNanos(now)
-	if err := s.store.insert(ctx, p); err != nil {
+	now := s.nowUTC()
+	p.CreatedAt, p.UpdatedAt = now, now
+	if err := s.store.Insert(ctx, p); err != nil {
 		return Product{}, err
 	}
 	return p, nil
 }
 
 func (s *service) GetProduct(ctx context.Context, id string) (Product, error) {
-	return s.store.get(ctx, id)
+	return s.store.Get(ctx, id)
 }
 
 func (s *service) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (Product, error) {
@@ -210,14 +244,14 @@ func (s *service) UpdateProduct(ctx context.Context, id string, patch ProductPat
 		}
 		clean.Category = &v
 	}
-	return s.store.update(ctx, id, clean, s.nowNanos())
+	return s.store.Update(ctx, id, clean, s.nowUTC())
 }
 
 func (s *service) DeleteProduct(ctx context.Context, id string) error {
 	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
 		return err
 	}
-	return s.store.delete(ctx, id)
+	return s.store.Delete(ctx, id)
 }
 
 func (s *service) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error) {
@@ -228,7 +262,7 @@ func (s *service) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Prod
 	if utf8.RuneCountInString(q.Q) > MaxQueryLen {
 		return shop.Page[Product]{}, shop.E(shop.ErrInvalid, CodeInvalidQuery, "q must be at most %d characters", MaxQueryLen)
 	}
-	items, err := s.store.list(ctx, after, q.Limit+1, q.Category, q.Q)
+	items, err := s.store.List(ctx, StoreQuery{After: after, Limit: q.Limit + 1, Category: q.Category, Q: q.Q})
 	if err != nil {
 		return shop.Page[Product]{}, err
 	}

@@ -19,17 +19,17 @@ var (
 	anonCtx     = context.Background()
 )
 
-func newTestStore(t testing.TB) *Store {
+func newTestStore(t testing.TB) *SQLiteStore {
 	t.Helper()
-	st, err := NewStore(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
+	st, err := OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
 	if err != nil {
-		t.Fatalf("NewStore: %v", err)
+		t.Fatalf("OpenSQLiteStore: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
 }
 
-func newTestService(t testing.TB, opts ...Option) (Service, *Store) {
+func newTestService(t testing.TB, opts ...Option) (Service, *SQLiteStore) {
 	t.Helper()
 	st := newTestStore(t)
 	return NewService(st, opts...), st
@@ -605,7 +605,7 @@ func TestStoreFailureIsPlainError(t *testing.T) {
 
 func TestStoreReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "catalog.db")
-	st, err := NewStore(context.Background(), path)
+	st, err := OpenSQLiteStore(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +613,7 @@ func TestStoreReopen(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err = NewStore(context.Background(), path)
+	st, err = OpenSQLiteStore(context.Background(), path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -624,5 +624,31 @@ func TestStoreReopen(t *testing.T) {
 	got, err := NewService(st).GetProduct(anonCtx, p.ID)
 	if err != nil || got != p {
 		t.Fatalf("after reopen: %+v %v, want %+v", got, err, p)
+	}
+}
+
+// Unusable options and a nil store are wiring bugs: NewService panics with
+// a message naming them.
+func TestNewServicePanics(t *testing.T) {
+	st := newTestStore(t)
+	cases := []struct {
+		name string
+		call func()
+		want string
+	}{
+		{"nil clock", func() { NewService(st, WithClock(nil)) }, "WithClock"},
+		{"nil store", func() { NewService(nil) }, "store"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if msg, _ := r.(string); !strings.Contains(msg, tc.want) {
+					t.Fatalf("panic %v, want a message naming %s", r, tc.want)
+				}
+			}()
+			tc.call()
+			t.Fatal("no panic")
+		})
 	}
 }

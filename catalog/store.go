@@ -6,13 +6,80 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/sqlitedb"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// Store keeps the products of the catalogue. NewService takes any Store:
+// SQLiteStore is the shop's, and one over another database (or in memory)
+// can be written outside this package; catalogtest.Run checks a service on
+// it. The service validates and trims every product and patch before it
+// reaches the store, makes the IDs and sets the times (in UTC); a store
+// keeps them as given, times to the nanosecond, and hands them back so.
+//
+// Errors: a store returns the errors its methods document, made with
+// ProductNotFoundError and SKUTakenError so they carry the right kind and
+// code, and a plain error for anything else (callers then see an internal
+// error). Every method must be safe for concurrent use.
+type Store interface {
+	// Insert stores a new product. If another product has p.SKU it stores
+	// nothing and returns SKUTakenError(p.SKU); concurrent inserts of one
+	// SKU must leave one product with it.
+	Insert(ctx context.Context, p Product) error
+
+	// Get returns the product with id, or ProductNotFoundError(id).
+	Get(ctx context.Context, id string) (Product, error)
+
+	// Update sets, in one atomic step, the fields of the product with id
+	// for which patch is not nil, and its UpdatedAt to now, or to one
+	// nanosecond after the old UpdatedAt if now is not later (so UpdatedAt
+	// always moves forward). It returns the product as it now is, and List
+	// sees the change at once. Errors: ProductNotFoundError(id) when no
+	// product has id; SKUTakenError(*patch.SKU) when another product has
+	// that SKU, and then nothing changes.
+	Update(ctx context.Context, id string, patch ProductPatch, now time.Time) (Product, error)
+
+	// Delete removes the product with id, freeing its SKU, or returns
+	// ProductNotFoundError(id).
+	Delete(ctx context.Context, id string) error
+
+	// List returns the products q selects, in ascending ID order (byte-wise
+	// string order), never a nil slice. Paging (calls each After the last
+	// ID of the previous) lists every product that exists throughout
+	// exactly once, whatever is written meanwhile.
+	List(ctx context.Context, q StoreQuery) ([]Product, error)
+}
+
+// StoreQuery selects products for Store.List: at most Limit of them
+// (at least 1) whose ID sorts after After ("" for the start), with Category
+// exactly when Category is not empty, and, when Q is not empty, whose name
+// contains Q ignoring case: strings.Contains(strings.ToLower(name),
+// strings.ToLower(Q)), every character of Q taken literally.
+type StoreQuery struct {
+	After    string
+	Limit    int
+	Category string
+	Q        string
+}
+
+// ProductNotFoundError is the error of an operation on a product ID that no
+// product has: shop.ErrNotFound with CodeProductNotFound. Stores return it.
+func ProductNotFoundError(id string) error {
+	return shop.E(shop.ErrNotFound, CodeProductNotFound, "product %q not found", id)
+}
+
+// SKUTakenError is the error of a create or update that would give a second
+// product the SKU sku: shop.ErrConflict with CodeSKUTaken. Stores return it.
+func SKUTakenError(sku string) error {
+	return shop.E(shop.ErrConflict, CodeSKUTaken, "sku %q is already used by another product", sku)
+}
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -21,52 +88,106 @@ var migrationFiles embed.FS
 // in the order scanProduct expects.
 const productColumns = `id, sku, name, description, price, currency, category, created_at, updated_at`
 
-// Store keeps products in a SQLite database file. Hand it to NewService.
-type Store struct {
-	db      *sqlitedb.DB
-	getStmt *sql.Stmt // point read by id, prepared on the reader pool
+// getQuery is the point read by id, the shop's hottest query.
+const getQuery = `SELECT ` + productColumns + ` FROM products WHERE id = ?`
+
+// SQLiteStore is the Store on a SQLite database. Open one with
+// OpenSQLiteStore, or run one on a database of your own with NewSQLiteStore.
+type SQLiteStore struct {
+	db *sqlitedb.DB
+
+	// getStmt is the prepared point read on the reader pool, prepared by
+	// OpenSQLiteStore or else on the first Get (see prepareGet).
+	getStmt atomic.Pointer[sql.Stmt]
+	prepMu  sync.Mutex // serialises preparing getStmt and closing it
+	closed  bool       // guarded by prepMu
 }
 
-// NewStore opens (creating if needed) the catalogue database at path and
-// brings its schema up to date.
-func NewStore(ctx context.Context, path string) (*Store, error) {
-	migrations, err := fs.Sub(migrationFiles, "migrations")
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLiteStore opens (creating if needed) the catalogue database file at
+// path the shop's way (WAL, busy timeout, foreign keys, one writer
+// connection with group commit), brings its schema up to date and prepares
+// the product read.
+func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
+	db, err := sqlitedb.OpenDir(ctx, path, migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlitedb.Open(ctx, path, migrations)
-	if err != nil {
-		return nil, err
-	}
-	get, err := db.R.PrepareContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = ?`)
-	if err != nil {
+	s := &SQLiteStore{db: db}
+	if _, err := s.prepareGet(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("prepare product read: %w", err)
+		return nil, err
 	}
-	return &Store{db: db, getStmt: get}, nil
+	return s, nil
 }
 
-// Close releases the database. Calls after Close fail.
-func (s *Store) Close() error {
-	return errors.Join(s.getStmt.Close(), s.db.Close())
+// NewSQLiteStore runs the store on db, a database the caller opened with the
+// modernc.org/sqlite driver (registered as "sqlite"; the store tells a SKU
+// conflict by that driver's error codes) and migrated with Migrate. db
+// serves reads and writes. Nothing is checked or prepared here: the product
+// read is prepared on the first Get (a failure is that call's error,
+// and the next call tries again). Closing the store leaves db open.
+func NewSQLiteStore(db *sql.DB) *SQLiteStore {
+	return &SQLiteStore{db: sqlitedb.FromDB(db)}
+}
+
+// Migrate brings the catalogue's schema in db up to date: the tables
+// NewSQLiteStore needs, created or changed by the versioned migrations
+// embedded in this package. It is safe to run on every start.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	return sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations")
+}
+
+// Close releases the database (for a store from NewSQLiteStore, only what the
+// store itself holds). Calls after Close fail.
+func (s *SQLiteStore) Close() error {
+	s.prepMu.Lock()
+	s.closed = true
+	var err error
+	if st := s.getStmt.Swap(nil); st != nil {
+		err = st.Close()
+	}
+	s.prepMu.Unlock()
+	return errors.Join(err, s.db.Close())
 }
 
 // Ping reports whether the database answers; use it as a readiness check.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *SQLiteStore) Ping(ctx context.Context) error {
 	return s.db.Ping(ctx)
 }
 
-func errProductNotFound(id string) error {
-	return shop.E(shop.ErrNotFound, CodeProductNotFound, "product %q not found", id)
+// errStoreClosed is the error of a read on a closed store.
+var errStoreClosed = errors.New("catalog: the store is closed")
+
+// prepareGet returns the prepared point read, preparing it first if needed.
+func (s *SQLiteStore) prepareGet(ctx context.Context) (*sql.Stmt, error) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
+	if st := s.getStmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := s.db.R.PrepareContext(ctx, getQuery)
+	if err != nil {
+		return nil, fmt.Errorf("prepare product read: %w", err)
+	}
+	s.getStmt.Store(st)
+	return st, nil
 }
 
-func errSKUTaken(sku string) error {
-	return shop.E(shop.ErrConflict, CodeSKUTaken, "sku %q is already used by another product", sku)
-}
-
-// isSKUViolation reports whether err is the UNIQUE index on sku refusing a row.
+// isSKUViolation reports whether err is the unique index on products.sku
+// refusing a row. It goes by the driver's extended result code alone:
+// SQLITE_CONSTRAINT_UNIQUE comes only from a UNIQUE constraint or index
+// other than the primary key (a duplicate id is
+// SQLITE_CONSTRAINT_PRIMARYKEY), and products_sku is the only one on the
+// products table, as TestProductsUniqueIndexes checks. A migration adding
+// another must make this check tell them apart.
 func isSKUViolation(err error) bool {
-	return sqlitedb.IsUniqueViolation(err) && strings.Contains(err.Error(), "products.sku")
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // fromNanos turns a stored time back into a UTC time.Time.
@@ -92,8 +213,8 @@ func scanProduct(row scanner) (Product, error) {
 	return p, nil
 }
 
-// insert stores a new, validated product.
-func (s *Store) insert(ctx context.Context, p Product) error {
+// Insert stores a new product (see Store).
+func (s *SQLiteStore) Insert(ctx context.Context, p Product) error {
 	_, err := s.db.W.ExecContext(ctx, `INSERT INTO products
 		(id, sku, name, name_fold, description, price, currency, category, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -101,35 +222,42 @@ func (s *Store) insert(ctx context.Context, p Product) error {
 		p.CreatedAt.UnixNano(), p.UpdatedAt.UnixNano())
 	switch {
 	case isSKUViolation(err):
-		return errSKUTaken(p.SKU)
+		return SKUTakenError(p.SKU)
 	case err != nil:
 		return fmt.Errorf("insert product: %w", err)
 	}
 	return nil
 }
 
-// get reads one product from the reader pool with the prepared statement.
+// Get reads one product from the reader pool with the prepared
+// statement (see Store).
 //
 // The read ignores the context's cancellation: a point read by primary key on
 // a WAL reader never waits for writers and takes microseconds, while a
 // cancellable context costs two goroutines per call (one in database/sql,
 // one in the driver) and halves the throughput of this, the shop's hottest
 // query.
-func (s *Store) get(ctx context.Context, id string) (Product, error) {
-	p, err := scanProduct(s.getStmt.QueryRowContext(context.WithoutCancel(ctx), id))
+func (s *SQLiteStore) Get(ctx context.Context, id string) (Product, error) {
+	st := s.getStmt.Load()
+	if st == nil {
+		var err error
+		if st, err = s.prepareGet(ctx); err != nil {
+			return Product{}, err
+		}
+	}
+	p, err := scanProduct(st.QueryRowContext(context.WithoutCancel(ctx), id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return Product{}, errProductNotFound(id)
+		return Product{}, ProductNotFoundError(id)
 	case err != nil:
 		return Product{}, fmt.Errorf("read product: %w", err)
 	}
 	return p, nil
 }
 
-// update applies the validated non-nil fields of patch in one statement and
-// returns the product as it now is. updated_at always moves forward, even if
-// the clock did not.
-func (s *Store) update(ctx context.Context, id string, patch ProductPatch, now int64) (Product, error) {
+// Update applies the non-nil fields of patch in one statement and
+// returns the product as it now is (see Store).
+func (s *SQLiteStore) Update(ctx context.Context, id string, patch ProductPatch, now time.Time) (Product, error) {
 	var fold *string
 	if patch.Name != nil {
 		f := foldName(*patch.Name)
@@ -147,13 +275,13 @@ func (s *Store) update(ctx context.Context, id string, patch ProductPatch, now i
 		WHERE id = ?
 		RETURNING `+productColumns,
 		nullString(patch.SKU), nullString(patch.Name), nullString(fold), nullString(patch.Description),
-		nullInt64(patch.Price), nullString(patch.Currency), nullString(patch.Category), now, id)
+		nullInt64(patch.Price), nullString(patch.Currency), nullString(patch.Category), now.UnixNano(), id)
 	p, err := scanProduct(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return Product{}, errProductNotFound(id)
-	case isSKUViolation(err):
-		return Product{}, errSKUTaken(*patch.SKU)
+		return Product{}, ProductNotFoundError(id)
+	case isSKUViolation(err) && patch.SKU != nil:
+		return Product{}, SKUTakenError(*patch.SKU)
 	case err != nil:
 		return Product{}, fmt.Errorf("update product: %w", err)
 	}
@@ -174,8 +302,8 @@ func nullInt64(p *int64) sql.NullInt64 {
 	return sql.NullInt64{Int64: *p, Valid: true}
 }
 
-// delete removes a product for good.
-func (s *Store) delete(ctx context.Context, id string) error {
+// Delete removes a product for good (see Store).
+func (s *SQLiteStore) Delete(ctx context.Context, id string) error {
 	res, err := s.db.W.ExecContext(ctx, `DELETE FROM products WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete product: %w", err)
@@ -185,7 +313,7 @@ func (s *Store) delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete product: %w", err)
 	}
 	if n == 0 {
-		return errProductNotFound(id)
+		return ProductNotFoundError(id)
 	}
 	return nil
 }
@@ -194,10 +322,10 @@ func (s *Store) delete(ctx context.Context, id string) error {
 // with ESCAPE '\'.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// list returns up to limit products with an id after the given one, in id
-// order, with the category (when not empty) and whose name contains q (when
-// not empty, ignoring case). The slice is never nil.
-func (s *Store) list(ctx context.Context, after string, limit int, category, q string) ([]Product, error) {
+// List returns the products q selects (see Store). Keyset paging on
+// the primary key gives the promise about concurrent writes.
+func (s *SQLiteStore) List(ctx context.Context, q StoreQuery) ([]Product, error) {
+	after, limit, category := q.After, q.Limit, q.Category
 	var b strings.Builder
 	b.WriteString(`SELECT ` + productColumns + ` FROM products WHERE id > ?`)
 	args := []any{after}
@@ -205,9 +333,9 @@ func (s *Store) list(ctx context.Context, after string, limit int, category, q s
 		b.WriteString(` AND category = ?`)
 		args = append(args, category)
 	}
-	if q != "" {
+	if q.Q != "" {
 		b.WriteString(` AND name_fold LIKE ? ESCAPE '\'`)
-		args = append(args, "%"+likeEscaper.Replace(foldName(q))+"%")
+		args = append(args, "%"+likeEscaper.Replace(foldName(q.Q))+"%")
 	}
 	b.WriteString(` ORDER BY id LIMIT ?`)
 	args = append(args, limit)
