@@ -29,22 +29,22 @@ type miniShop struct {
 
 // newMiniShop serves users and orders on real SQLite files, with tokens
 // checked by v (nil: a door check on the user store with the bound ttl).
-func newMiniShop(t *testing.T, ttl time.Duration, v func(*user.Store, *user.Tokens) shop.Verifier) *miniShop {
+func newMiniShop(t *testing.T, ttl time.Duration, v func(*user.SQLiteStore, *user.Tokens) shop.Verifier) *miniShop {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	svc, st, tokens := newService(t)
-	cat, err := catalog.NewStore(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := catalog.OpenSQLiteStore(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	inv, err := inventory.NewStore(ctx, filepath.Join(dir, "inventory.db"))
+	inv, err := inventory.OpenSQLiteStore(ctx, filepath.Join(dir, "inventory.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { inv.Close() })
-	ord, err := order.NewStore(ctx, filepath.Join(dir, "order.db"))
+	ord, err := order.OpenSQLiteStore(ctx, filepath.Join(dir, "order.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,10 +164,10 @@ func TestDoorCheckRefusesGoneAndDisabledAccounts(t *testing.T) {
 // A split deployment: the order side checks accounts by asking the user
 // service over HTTP with a service token.
 func TestDoorCheckThroughRemoteUserService(t *testing.T) {
-	var users *user.Store
+	var users *user.SQLiteStore
 	var tokens *user.Tokens
 	// The user service checks its own tokens against its store.
-	userSide := newMiniShop(t, time.Minute, func(st *user.Store, tok *user.Tokens) shop.Verifier {
+	userSide := newMiniShop(t, time.Minute, func(st *user.SQLiteStore, tok *user.Tokens) shop.Verifier {
 		users, tokens = st, tok
 		return user.CheckAccounts(tok, user.AccountCheck(st))
 	})

@@ -3,6 +3,7 @@ package user
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -33,29 +34,33 @@ const accountCheckTimeout = 10 * time.Second
 // asks a user.Service, local or remote (user.ServiceAccountCheck).
 type AccountCheckFunc func(ctx context.Context, id shop.Identity) error
 
-// AccountCheckOption changes a default of CheckAccounts.
+// AccountCheckOption changes a default of CheckAccounts. As with Option, a
+// value the option cannot use makes CheckAccounts panic with a message
+// naming the option.
 type AccountCheckOption func(*AccountVerifier)
 
 // WithAccountCheckTTL sets how long an answer is remembered (default
 // DefaultAccountCheckTTL): a disabled account's tokens stop working at most
 // d after it was disabled, and each account is checked at most once per d
-// while it is in use. A non-positive d keeps the default.
+// while it is in use. A d that is not positive makes CheckAccounts panic.
 func WithAccountCheckTTL(d time.Duration) AccountCheckOption {
 	return func(a *AccountVerifier) {
-		if d > 0 {
-			a.ttl = d
+		if d <= 0 {
+			panic(fmt.Sprintf("user.CheckAccounts: WithAccountCheckTTL(%v): the time an answer is remembered must be positive", d))
 		}
+		a.ttl = d
 	}
 }
 
 // WithAccountCacheSize sets how many accounts are remembered at most
 // (default DefaultAccountCacheSize); when more are in use at once, some are
-// checked again sooner. A size below 1 keeps the default.
+// checked again sooner. A size below 1 makes CheckAccounts panic.
 func WithAccountCacheSize(n int) AccountCheckOption {
 	return func(a *AccountVerifier) {
-		if n >= 1 {
-			a.size = n
+		if n < 1 {
+			panic(fmt.Sprintf("user.CheckAccounts: WithAccountCacheSize(%d): at least 1 account must be remembered", n))
 		}
+		a.size = n
 	}
 }
 
@@ -105,8 +110,12 @@ type accountAnswer struct {
 // database or user service fails closed.
 //
 // Give every handler of a process the same AccountVerifier, so they share
-// its cache.
+// its cache. A nil v or check, or an option given a value it cannot use,
+// makes CheckAccounts panic.
 func CheckAccounts(v shop.Verifier, check AccountCheckFunc, opts ...AccountCheckOption) *AccountVerifier {
+	if v == nil || check == nil {
+		panic("user.CheckAccounts: the verifier and the check must not be nil")
+	}
 	a := &AccountVerifier{next: v, check: check, ttl: DefaultAccountCheckTTL, size: DefaultAccountCacheSize,
 		now: time.Now, answers: make(map[shop.Identity]*accountAnswer)}
 	for _, o := range opts {
@@ -176,7 +185,7 @@ func (a *AccountVerifier) account(ctx context.Context, id shop.Identity) error {
 	cancel()
 	remember := err == nil || errors.Is(err, shop.ErrUnauthenticated)
 	if !remember && !errors.Is(err, shop.ErrUnavailable) {
-		err = shop.E(shop.ErrUnavailable, "account_check_failed", "the account of this token cannot be checked right now; try again")
+		err = shop.E(shop.ErrUnavailable, CodeAccountCheckFailed, "the account of this token cannot be checked right now; try again")
 	}
 
 	a.mu.Lock()

@@ -2,12 +2,15 @@ package user_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kitshop/shop"
@@ -21,7 +24,7 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "user-example")
 	defer os.RemoveAll(dir)
 
-	store, err := user.NewStore(ctx, filepath.Join(dir, "user.db"))
+	store, err := user.OpenSQLiteStore(ctx, filepath.Join(dir, "user.db"))
 	if err != nil {
 		panic(err)
 	}
@@ -67,22 +70,32 @@ func Example() {
 	// forbidden
 }
 
-// Serve the service over HTTP and call it through the client, which
-// implements the same Service interface and returns the same errors.
+// Serve the service over HTTP as a program would: New adds logging and
+// metrics, CheckAccounts refuses the tokens of disabled or deleted accounts.
+// The client implements the same Service interface and returns the same
+// errors.
 func Example_http() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "user-example")
 	defer os.RemoveAll(dir)
-	store, err := user.NewStore(ctx, filepath.Join(dir, "user.db"))
+	store, err := user.OpenSQLiteStore(ctx, filepath.Join(dir, "user.db"))
 	if err != nil {
 		panic(err)
 	}
 	defer store.Close()
-	tokens, _ := user.NewTokens([]byte("a signing key of at least 32 bytes"))
+	tokens, err := user.NewTokens([]byte("a signing key of at least 32 bytes"))
+	if err != nil {
+		panic(err)
+	}
+	metrics, err := shop.NewServiceMetrics(prometheus.NewRegistry(), "user")
+	if err != nil {
+		panic(err)
+	}
+	logger := log.NewNopLogger()
 
-	var svc user.Service = user.NewService(store, tokens, user.WithBcryptCost(bcrypt.MinCost))
-	svc = user.LoggingMiddleware(log.NewNopLogger())(svc)
-	handler := user.NewHTTPHandler(user.MakeServerEndpoints(svc), tokens, log.NewNopLogger())
+	svc := user.New(store, tokens, logger, metrics, user.WithBcryptCost(bcrypt.MinCost))
+	verifier := user.CheckAccounts(tokens, user.AccountCheck(store))
+	handler := user.NewHTTPHandler(user.MakeServerEndpoints(svc), verifier, logger)
 	server := httptest.NewServer(shophttp.WithRequestID(handler))
 	defer server.Close()
 
@@ -93,8 +106,45 @@ func Example_http() {
 	u, err := client.Register(ctx, user.Registration{Email: "bob@example.com", Password: "correct horse", Name: "Bob"})
 	fmt.Println(u.Email, err)
 	_, err = client.Register(ctx, user.Registration{Email: "bob@example.com", Password: "correct horse", Name: "Bob"})
-	fmt.Println(shop.KindOf(err) == shop.ErrConflict, shop.CodeOf(err))
+	fmt.Println(errors.Is(err, shop.ErrConflict), shop.CodeOf(err) == user.CodeEmailTaken)
+
+	session, err := client.Login(ctx, "bob@example.com", "correct horse")
+	if err != nil {
+		panic(err)
+	}
+	// The client was made with a nil token function: it sends the token
+	// the context carries.
+	me, err := client.Me(shophttp.WithToken(ctx, session.Token))
+	fmt.Println(me.Name, err)
 	// Output:
 	// bob@example.com <nil>
-	// true email_taken
+	// true true
+	// Bob <nil>
+}
+
+// Run the store on a database you opened yourself: migrate it first;
+// closing the store leaves the database open.
+func ExampleNewSQLiteStore() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "user-example")
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", filepath.Join(dir, "shop.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	if err := user.Migrate(ctx, db); err != nil {
+		panic(err)
+	}
+	store := user.NewSQLiteStore(db)
+	tokens, _ := user.NewTokens([]byte("a signing key of at least 32 bytes"))
+	svc := user.NewService(store, tokens, user.WithBcryptCost(bcrypt.MinCost))
+	u, err := svc.Register(ctx, user.Registration{Email: "cy@example.com", Password: "correct horse", Name: "Cy"})
+	fmt.Println(u.Email, err)
+
+	store.Close()
+	fmt.Println(db.PingContext(ctx))
+	// Output:
+	// cy@example.com <nil>
+	// <nil>
 }

@@ -2,11 +2,13 @@ package user
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
 
@@ -24,29 +26,64 @@ import (
 //	POST /users/{id}/disable      (admin)               -> 200 user
 //	POST /users/{id}/enable       (admin)               -> 200 user
 //
-// Bearer tokens are checked with v; give it CheckAccounts(tokens,
-// AccountCheck(store)) so that tokens of disabled or deleted accounts stop
-// working. Errors are JSON
-// {"error":{"code","message"}} with the status of their kind; any other path
-// is a JSON 404.
+// where a user is {id,email,name,role,created_at,disabled}. Bearer tokens
+// are checked with v; give it CheckAccounts(tokens, AccountCheck(store)) so
+// that tokens of disabled or deleted accounts stop working. Errors are JSON
+// {"error":{"kind","code","message"}} with the status of their kind; any
+// other path is a JSON 404. Server errors are logged to logger.
 func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
-	register := kithttp.NewServer(e.RegisterEndpoint, decodeRegisterRequest, shophttp.EncodeJSON, opts...)
+	encodeUser := encodeBody(http.StatusOK, func(r UserResponse) any { return r.User })
+	register := kithttp.NewServer(e.RegisterEndpoint, decodeRegisterRequest,
+		encodeBody(http.StatusCreated, func(r RegisterResponse) any { return r.User }), opts...)
 	mux.Handle("POST /register", register)
 	mux.Handle("POST /users", register)
-	mux.Handle("POST /login", kithttp.NewServer(e.LoginEndpoint, decodeLoginRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("GET /users", kithttp.NewServer(e.ListUsersEndpoint, decodeListUsersRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("GET /users/me", kithttp.NewServer(e.MeEndpoint, decodeMeRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("GET /users/{id}", kithttp.NewServer(e.GetUserEndpoint, decodeGetUserRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("POST /users/{id}/disable", kithttp.NewServer(e.DisableUserEndpoint, decodeDisableUserRequest, shophttp.EncodeJSON, opts...))
-	mux.Handle("POST /users/{id}/enable", kithttp.NewServer(e.EnableUserEndpoint, decodeEnableUserRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /login", kithttp.NewServer(e.LoginEndpoint, decodeLoginRequest,
+		encodeBody(http.StatusOK, func(r SessionResponse) any { return r.Session }), opts...))
+	mux.Handle("GET /users", kithttp.NewServer(e.ListUsersEndpoint, decodeListUsersRequest,
+		encodeBody(http.StatusOK, func(r ListUsersResponse) any { return r.Page }), opts...))
+	mux.Handle("GET /users/me", kithttp.NewServer(e.MeEndpoint, decodeMeRequest, encodeUser, opts...))
+	mux.Handle("GET /users/{id}", kithttp.NewServer(e.GetUserEndpoint, decodeGetUserRequest, encodeUser, opts...))
+	mux.Handle("POST /users/{id}/disable", kithttp.NewServer(e.DisableUserEndpoint, decodeDisableUserRequest, encodeUser, opts...))
+	mux.Handle("POST /users/{id}/enable", kithttp.NewServer(e.EnableUserEndpoint, decodeEnableUserRequest, encodeUser, opts...))
 	return shophttp.Routes(mux)
 }
 
+// encodeBody returns a response encoder for responses of type R: the
+// business error of a failed one, else body(response) as JSON with status.
+func encodeBody[R endpoint.Failer](status int, body func(R) any) kithttp.EncodeResponseFunc {
+	return func(ctx context.Context, w http.ResponseWriter, response any) error {
+		r, ok := response.(R)
+		if !ok {
+			return fmt.Errorf("user http: endpoint returned %T, want %T", response, r)
+		}
+		if err := r.Failed(); err != nil {
+			shophttp.EncodeError(ctx, err, w)
+			return nil
+		}
+		if status == http.StatusOK {
+			return shophttp.EncodeJSON(ctx, w, body(r))
+		}
+		return shophttp.EncodeJSON(ctx, w, withStatus{status: status, body: body(r)})
+	}
+}
+
+// withStatus is a body answered with a status other than 200.
+type withStatus struct {
+	status int
+	body   any
+}
+
+// StatusCode is the status shophttp.EncodeJSON answers with.
+func (b withStatus) StatusCode() int { return b.status }
+
+// MarshalJSON writes the body alone.
+func (b withStatus) MarshalJSON() ([]byte, error) { return json.Marshal(b.body) }
+
 func decodeRegisterRequest(_ context.Context, r *http.Request) (any, error) {
 	var req RegisterRequest
-	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+	if err := shophttp.DecodeJSON(r, &req.Registration, 0); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -66,7 +103,7 @@ func decodeListUsersRequest(_ context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ListUsersRequest{PageRequest: p}, nil
+	return ListUsersRequest{Page: p}, nil
 }
 
 func decodeMeRequest(context.Context, *http.Request) (any, error) {
@@ -105,14 +142,17 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 	client := func(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.DecodeResponseFunc) *kithttp.Client {
 		return kithttp.NewClient(method, at(path), enc, dec, options...)
 	}
-	decodeUser := shophttp.DecodeResponse(func(err error) UserResponse { return UserResponse{Err: err} })
+	decodeUser := decodeBody(func(u User, err error) UserResponse { return UserResponse{User: u, Err: err} })
 	getUser := client(http.MethodGet, "/users/", encodeUserPath(func(r any) string { return r.(GetUserRequest).ID }, ""), decodeUser)
 	disable := client(http.MethodPost, "/users/", encodeUserPath(func(r any) string { return r.(DisableUserRequest).ID }, "/disable"), decodeUser)
 	enable := client(http.MethodPost, "/users/", encodeUserPath(func(r any) string { return r.(EnableUserRequest).ID }, "/enable"), decodeUser)
-	register := client(http.MethodPost, "/register", shophttp.EncodeJSONRequest, shophttp.DecodeResponse(func(err error) RegisterResponse { return RegisterResponse{Err: err} }))
-	login := client(http.MethodPost, "/login", shophttp.EncodeJSONRequest, shophttp.DecodeResponse(func(err error) SessionResponse { return SessionResponse{Err: err} }))
-	me := client(http.MethodGet, "/users/me", encodeNothing, shophttp.DecodeResponse(func(err error) UserResponse { return UserResponse{Err: err} }))
-	list := client(http.MethodGet, "/users", encodeListUsersRequest, shophttp.DecodeResponse(func(err error) ListUsersResponse { return ListUsersResponse{Err: err} }))
+	register := client(http.MethodPost, "/register", encodeRegisterRequest,
+		decodeBody(func(u User, err error) RegisterResponse { return RegisterResponse{User: u, Err: err} }))
+	login := client(http.MethodPost, "/login", shophttp.EncodeJSONRequest,
+		decodeBody(func(s Session, err error) SessionResponse { return SessionResponse{Session: s, Err: err} }))
+	me := client(http.MethodGet, "/users/me", encodeNothing, decodeUser)
+	list := client(http.MethodGet, "/users", encodeListUsersRequest,
+		decodeBody(func(p shop.Page[User], err error) ListUsersResponse { return ListUsersResponse{Page: p, Err: err} }))
 	return Endpoints{
 		RegisterEndpoint:    register.Endpoint(),
 		LoginEndpoint:       login.Endpoint(),
@@ -122,6 +162,35 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		DisableUserEndpoint: disable.Endpoint(),
 		EnableUserEndpoint:  enable.Endpoint(),
 	}, nil
+}
+
+// decodeBody returns a client response decoder that reads a 2xx body as a B
+// and wraps it into the response with wrap. An error the service answered
+// is told apart as shophttp.DecodeResponse does: a business error is wrapped
+// into the response, anything else is the endpoint's error.
+func decodeBody[B, R any](wrap func(B, error) R) kithttp.DecodeResponseFunc {
+	decode := shophttp.DecodeResponse(func(err error) answer[B] { return answer[B]{err: err} })
+	return func(ctx context.Context, resp *http.Response) (any, error) {
+		v, err := decode(ctx, resp)
+		if err != nil {
+			return nil, err
+		}
+		a := v.(answer[B])
+		return wrap(a.body, a.err), nil
+	}
+}
+
+// answer is a decoded body or the business error answered instead.
+type answer[B any] struct {
+	body B
+	err  error
+}
+
+// UnmarshalJSON reads the body.
+func (a *answer[B]) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &a.body) }
+
+func encodeRegisterRequest(ctx context.Context, r *http.Request, request any) error {
+	return shophttp.EncodeJSONRequest(ctx, r, request.(RegisterRequest).Registration)
 }
 
 // encodeUserPath returns a request encoder that completes a path ending in
@@ -144,7 +213,7 @@ func encodeUserPath(id func(request any) string, suffix string) kithttp.EncodeRe
 func encodeNothing(context.Context, *http.Request, any) error { return nil }
 
 func encodeListUsersRequest(_ context.Context, r *http.Request, request any) error {
-	p := request.(ListUsersRequest).PageRequest
+	p := request.(ListUsersRequest).Page
 	q := r.URL.Query()
 	if p.Limit != 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))

@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 
 	"github.com/kitshop/shop"
 )
 
-// Middleware wraps a Service with extra behaviour such as logging.
+// Middleware wraps a Service with extra behaviour such as logging; the
+// result is a Service too, so middlewares stack.
 type Middleware func(Service) Service
 
 // LoggingMiddleware logs one line per call: the method, the IDs it concerns
@@ -93,13 +93,13 @@ func (mw *loggingMiddleware) EnableUser(ctx context.Context, id string) (u User,
 	return mw.next.EnableUser(ctx, id)
 }
 
-// InstrumentingMiddleware records every call in requests (a counter) and
-// latency (a histogram of seconds), labelled "method" and "code" (the error's
-// shop.CodeOf, "" on success). shop.NewServiceMetrics makes a matching
-// pair.
-func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
+// InstrumentingMiddleware records every call in m (ServiceMetrics.Record):
+// the request counter and the latency histogram in seconds, labelled
+// "method" and "code" (the error's shop.CodeOf, "" on success).
+// shop.NewServiceMetrics makes Prometheus ones.
+func InstrumentingMiddleware(m shop.ServiceMetrics) Middleware {
 	return func(next Service) Service {
-		return &instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
+		return &instrumentingMiddleware{next: next, metrics: m}
 	}
 }
 

@@ -70,7 +70,7 @@ func TestInstrumentingMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := user.InstrumentingMiddleware(m.Requests, m.Latency)(base)
+	s := user.InstrumentingMiddleware(m)(base)
 	ctx := context.Background()
 	s.Register(ctx, user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada"})
 	s.Register(ctx, user.Registration{Email: "ada@example.com", Password: "password1", Name: "Ada"})

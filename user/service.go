@@ -1,13 +1,16 @@
 // Package user is the shop's account service: sign-up, login with bcrypt
 // password hashes and signed bearer tokens, a brute-force throttle on login,
 // reading accounts under the customer and admin roles, and disabling them.
-// AccountCheck and ServiceAccountCheck let every service refuse the tokens of
-// disabled or deleted accounts (see CheckAccounts).
+// It also owns the shop's tokens (Tokens, an HS256 JWT issuer and
+// shop.Verifier) and the door check that refuses the tokens of disabled or
+// deleted accounts (CheckAccounts, with AccountCheck or ServiceAccountCheck).
 //
-// Build it from a Store and a TokenIssuer (such as *Tokens), wrap it
-// in the middlewares you want, and serve it over HTTP with NewHTTPHandler; a
-// remote instance is used through MakeClientEndpoints, which implements the
-// same Service.
+// Build it from a Store (OpenSQLiteStore, or your own) and a TokenIssuer
+// (such as *Tokens) with NewService, or with New for the default logging and
+// metrics; serve it over HTTP with NewHTTPHandler(MakeServerEndpoints(svc),
+// ...); use a remote instance through MakeClientEndpoints, which implements
+// the same Service. The package usertest checks any Service, over any
+// transport and on any Store, against the behaviour documented here.
 package user
 
 import (
@@ -21,6 +24,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kitshop/shop"
@@ -41,55 +46,118 @@ const (
 
 // Defaults of the options.
 const (
-	DefaultTokenTTL         = 24 * time.Hour
+	// DefaultTokenTTL is how long login tokens stay valid (WithTokenTTL).
+	DefaultTokenTTL = 24 * time.Hour
+	// DefaultMaxLoginFailures is how many failed logins lock an email
+	// (WithLoginThrottle).
 	DefaultMaxLoginFailures = 5
-	DefaultLoginWindow      = 15 * time.Minute
+	// DefaultLoginWindow is how long failures count and a lock lasts
+	// (WithLoginThrottle).
+	DefaultLoginWindow = 15 * time.Minute
+)
+
+// The error codes of the user package, as shop.CodeOf returns them. Each
+// comes with one kind, named in its comment; the Service methods say which
+// they return. Errors of the shop itself ("missing_token", "forbidden",
+// "invalid_limit", "invalid_cursor") keep their shop codes.
+const (
+	// CodeInvalidEmail (ErrInvalid): the email is not a plain address of at
+	// most MaxEmailLen bytes.
+	CodeInvalidEmail = "invalid_email"
+	// CodeInvalidPassword (ErrInvalid): the password is shorter than
+	// MinPasswordChars characters or longer than MaxPasswordBytes bytes.
+	CodeInvalidPassword = "invalid_password"
+	// CodeInvalidName (ErrInvalid): the name is empty, too long, or holds
+	// control or invisible characters.
+	CodeInvalidName = "invalid_name"
+	// CodeEmailTaken (ErrConflict): an account with the email exists.
+	CodeEmailTaken = "email_taken"
+	// CodeInvalidCredentials (ErrUnauthenticated): a login failed, for
+	// whichever reason.
+	CodeInvalidCredentials = "invalid_credentials"
+	// CodeTooManyAttempts (ErrTooManyRequests): too many failed logins for
+	// the email; shop.Error.RetryAfter says how long to wait.
+	CodeTooManyAttempts = "too_many_attempts"
+	// CodeUserNotFound (ErrNotFound): no such account, or one the caller may
+	// not see.
+	CodeUserNotFound = "user_not_found"
+	// CodeInvalidToken (ErrUnauthenticated): the token is malformed, badly
+	// signed, of an account that no longer exists, or claims a role its
+	// account does not have.
+	CodeInvalidToken = "invalid_token"
+	// CodeTokenExpired (ErrUnauthenticated): the token has expired.
+	CodeTokenExpired = "token_expired"
+	// CodeAccountDisabled (ErrUnauthenticated): the token's account is
+	// disabled.
+	CodeAccountDisabled = "account_disabled"
+	// CodeCannotDisableSelf (ErrConflict): an admin tried to disable their
+	// own account.
+	CodeCannotDisableSelf = "cannot_disable_self"
+	// CodeLastAdmin (ErrConflict): disabling the account would leave the
+	// shop without an enabled admin.
+	CodeLastAdmin = "last_admin"
+	// CodeAccountCheckRefused (ErrUnavailable): the user service refused
+	// ServiceAccountCheck's own credential.
+	CodeAccountCheckRefused = "account_check_refused"
+	// CodeAccountCheckFailed (ErrUnavailable): CheckAccounts could not check
+	// a token's account (a database or service is down).
+	CodeAccountCheckFailed = "account_check_failed"
 )
 
 // Service manages accounts. A local value (NewService) and a remote HTTP
 // client (MakeClientEndpoints) both implement it; the same errors come out of
-// either.
+// either. The caller's identity comes from the context (shop.WithIdentity).
 type Service interface {
-	// Register creates a customer account. Invalid input is ErrInvalid with
-	// code invalid_email, invalid_password or invalid_name; an email already in
-	// use is ErrConflict "email_taken". Registration never grants admin.
+	// Register creates a customer account; anyone may call it. Invalid input
+	// is ErrInvalid with CodeInvalidEmail, CodeInvalidPassword or
+	// CodeInvalidName; an email already in use is ErrConflict CodeEmailTaken.
+	// Registration never grants admin.
 	Register(ctx context.Context, r Registration) (User, error)
 	// Login checks an email and password and returns a session with a bearer
-	// token. Any mismatch, and any login to a disabled account, is
-	// ErrUnauthenticated "invalid_credentials"; too many failures for one
-	// email are ErrTooManyRequests "too_many_attempts" with RetryAfter set.
+	// token; anyone may call it. Any mismatch, and any login to a disabled
+	// account, is ErrUnauthenticated CodeInvalidCredentials; too many failures
+	// for one email are ErrTooManyRequests CodeTooManyAttempts with
+	// RetryAfter set (see WithLoginThrottle).
 	Login(ctx context.Context, email, password string) (Session, error)
-	// GetUser returns an account: admins and services may read any, everyone
-	// else only their own; someone else's ID is ErrNotFound "user_not_found",
-	// exactly as an unknown ID is, so IDs cannot be probed.
+	// GetUser returns an account: admins and services may read any, customers
+	// only their own; someone else's ID is ErrNotFound CodeUserNotFound,
+	// exactly as an unknown ID is, so IDs cannot be probed. Without a caller
+	// it is ErrUnauthenticated "missing_token".
 	GetUser(ctx context.Context, id string) (User, error)
-	// Me returns the caller's own account. A token whose account is gone is
-	// ErrUnauthenticated "invalid_token", one whose account is disabled
-	// ErrUnauthenticated "account_disabled".
+	// Me returns the caller's own account (any authenticated caller). A
+	// caller whose account is gone is ErrUnauthenticated CodeInvalidToken,
+	// one whose account is disabled ErrUnauthenticated CodeAccountDisabled.
 	Me(ctx context.Context) (User, error)
-	// ListUsers returns one page of all accounts in creation order (admin only).
+	// ListUsers returns one page of all accounts in creation order (admin
+	// only: others get ErrForbidden "forbidden"). A bad page request is
+	// ErrInvalid "invalid_limit" or "invalid_cursor".
 	ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[User], error)
 	// DisableUser disables an account (admin only) and returns it: it can no
 	// longer log in, and where tokens are checked with AccountCheck (see
-	// CheckAccounts) its tokens stop working too. Disabling a
-	// disabled account changes nothing. An unknown ID is ErrNotFound
-	// "user_not_found"; the caller's own account is ErrConflict
-	// "cannot_disable_self", and the last enabled admin ErrConflict
-	// "last_admin", so the shop never loses its last admin by accident.
+	// CheckAccounts) its tokens stop working too. Disabling a disabled
+	// account changes nothing. An unknown ID is ErrNotFound CodeUserNotFound;
+	// the caller's own account is ErrConflict CodeCannotDisableSelf, and the
+	// last enabled admin ErrConflict CodeLastAdmin, so the shop never loses
+	// its last admin by accident.
 	DisableUser(ctx context.Context, id string) (User, error)
 	// EnableUser enables a disabled account again (admin only) and returns
 	// it; enabling an enabled account changes nothing. An unknown ID is
-	// ErrNotFound "user_not_found".
+	// ErrNotFound CodeUserNotFound.
 	EnableUser(ctx context.Context, id string) (User, error)
 }
 
 // User is an account as every caller sees it. The password hash stays in the
 // store and is never part of it.
 type User struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      shop.Role `json:"role"`
+	// ID is the account's shop.NewID, which sorts by creation time.
+	ID string `json:"id"`
+	// Email is the login email, trimmed and lower-cased.
+	Email string `json:"email"`
+	// Name is what the account is called, trimmed.
+	Name string `json:"name"`
+	// Role is shop.RoleCustomer or shop.RoleAdmin.
+	Role shop.Role `json:"role"`
+	// CreatedAt is when the account was registered, in UTC.
 	CreatedAt time.Time `json:"created_at"`
 	// Disabled is set when an admin disabled the account (DisableUser): it
 	// cannot log in, and its tokens are refused where they are checked with
@@ -120,10 +188,14 @@ func (r Registration) GoString() string { return "user.Registration" + r.String(
 // Session is the result of a successful login: send Token as
 // "Authorization: Bearer <token>" until ExpiresAt.
 type Session struct {
-	Token     string    `json:"token"`
-	TokenType string    `json:"token_type"`
+	// Token is the bearer token.
+	Token string `json:"token"`
+	// TokenType is always "Bearer".
+	TokenType string `json:"token_type"`
+	// ExpiresAt is when the token stops working, in UTC.
 	ExpiresAt time.Time `json:"expires_at"`
-	User      User      `json:"user"`
+	// User is the account that logged in.
+	User User `json:"user"`
 }
 
 // TokenIssuer signs the bearer tokens handed out at login. *Tokens
@@ -132,7 +204,10 @@ type TokenIssuer interface {
 	Issue(id shop.Identity, ttl time.Duration) (token string, expires time.Time, err error)
 }
 
-// Option changes a default of NewService.
+// Option changes a default of NewService. An option given a value it
+// cannot use makes NewService panic with a message naming the option, as
+// time.NewTicker(0) does: such a value is a bug in the wiring, so validate
+// settings from users before they become options.
 type Option func(*options)
 
 type options struct {
@@ -141,41 +216,46 @@ type options struct {
 	maxFailures int
 	window      time.Duration
 	now         func() time.Time
+	logger      log.Logger
 	maxTracked  int
 }
 
-// WithTokenTTL sets how long login tokens stay valid (default 24h). A
-// non-positive d keeps the default.
+// WithTokenTTL sets how long login tokens stay valid (default
+// DefaultTokenTTL). A d that is not positive makes NewService panic.
 func WithTokenTTL(d time.Duration) Option {
 	return func(o *options) {
-		if d > 0 {
-			o.ttl = d
+		if d <= 0 {
+			panic(fmt.Sprintf("user.NewService: WithTokenTTL(%v): the token lifetime must be positive", d))
 		}
+		o.ttl = d
 	}
 }
 
 // WithBcryptCost sets the bcrypt work factor of new password hashes (default
 // bcrypt.DefaultCost). Each step doubles the time a hash takes; tests use
-// bcrypt.MinCost. A cost outside [bcrypt.MinCost, bcrypt.MaxCost] keeps the
-// default.
+// bcrypt.MinCost. A cost outside [bcrypt.MinCost, bcrypt.MaxCost] makes
+// NewService panic.
 func WithBcryptCost(cost int) Option {
 	return func(o *options) {
-		if cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost {
-			o.cost = cost
+		if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+			panic(fmt.Sprintf("user.NewService: WithBcryptCost(%d): the cost must be between %d and %d",
+				cost, bcrypt.MinCost, bcrypt.MaxCost))
 		}
+		o.cost = cost
 	}
 }
 
 // WithLoginThrottle sets the brute-force limit of Login: once an email has had
 // maxFailures failed logins within window, every further attempt for it is
-// refused with ErrTooManyRequests (RetryAfter set), without checking the
-// password, until window has passed since the failure that reached the limit.
-// Only failures count (a wrong password, an unknown email, a disabled
-// account); a successful login clears the count. So that concurrent guesses
-// cannot slip past the limit, an email has at most as many logins in flight
-// as it has failures left, and further ones wait for those to finish.
-// Defaults: 5 failures in 15 minutes. A maxFailures below 1 or a non-positive
-// window keeps its default.
+// refused with ErrTooManyRequests CodeTooManyAttempts (RetryAfter set),
+// without checking the password, until window has passed since the failure
+// that reached the limit. Only failures count (a wrong password, an unknown
+// email, a disabled account); a successful login clears the count. So that
+// concurrent guesses cannot slip past the limit, an email has at most as many
+// logins in flight as it has failures left, and further ones wait for those
+// to finish. Defaults: DefaultMaxLoginFailures failures in
+// DefaultLoginWindow. A maxFailures below 1 or a window that is not positive
+// makes NewService panic.
 //
 // The state is kept in memory per service value, so it is per process:
 // behind a load balancer each instance counts on its own. It tracks at most
@@ -189,22 +269,39 @@ func WithBcryptCost(cost int) Option {
 // per-email limit.
 func WithLoginThrottle(maxFailures int, window time.Duration) Option {
 	return func(o *options) {
-		if maxFailures >= 1 {
-			o.maxFailures = maxFailures
+		if maxFailures < 1 {
+			panic(fmt.Sprintf("user.NewService: WithLoginThrottle(%d, %v): at least 1 failure must be allowed", maxFailures, window))
 		}
-		if window > 0 {
-			o.window = window
+		if window <= 0 {
+			panic(fmt.Sprintf("user.NewService: WithLoginThrottle(%d, %v): the window must be positive", maxFailures, window))
 		}
+		o.maxFailures, o.window = maxFailures, window
 	}
 }
 
 // WithClock sets the clock used for account creation times and the login
-// throttle (default time.Now), so tests can move time forward.
+// throttle (default time.Now), so tests can move time forward. A nil now
+// makes NewService panic.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) {
-		if now != nil {
-			o.now = now
+		if now == nil {
+			panic("user.NewService: WithClock(nil): the clock must not be nil")
 		}
+		o.now = now
+	}
+}
+
+// WithLogger sets where the service writes what it notices itself (default:
+// nowhere): a warning each time the login throttle locks an email, with the
+// email (when it is a well-formed address) and the request ID. Calls
+// themselves are logged by LoggingMiddleware. A nil logger makes NewService
+// panic.
+func WithLogger(logger log.Logger) Option {
+	return func(o *options) {
+		if logger == nil {
+			panic("user.NewService: WithLogger(nil): the logger must not be nil; use log.NewNopLogger() for none")
+		}
+		o.logger = logger
 	}
 }
 
@@ -213,11 +310,12 @@ func WithClock(now func() time.Time) Option {
 const maxTrackedEmails = 10000
 
 type service struct {
-	store    *Store
+	store    Store
 	issuer   TokenIssuer
 	ttl      time.Duration
 	cost     int
 	now      func() time.Time
+	logger   log.Logger
 	throttle *throttle
 
 	// dummy is a bcrypt hash that Login compares against when an email is
@@ -227,17 +325,19 @@ type service struct {
 }
 
 // NewService returns the account service on store, signing login tokens with
-// issuer. It starts computing one bcrypt hash of a random password at the
+// issuer. It panics when an option is given a value it cannot use (see each
+// option). It starts computing one bcrypt hash of a random password at the
 // configured cost, in the background so that start-up does not wait for it:
 // Login compares against that hash when an email is unknown, so a failed
 // login takes as long whether or not the email exists.
-func NewService(store *Store, issuer TokenIssuer, opts ...Option) Service {
+func NewService(store Store, issuer TokenIssuer, opts ...Option) Service {
 	o := options{
 		ttl:         DefaultTokenTTL,
 		cost:        bcrypt.DefaultCost,
 		maxFailures: DefaultMaxLoginFailures,
 		window:      DefaultLoginWindow,
 		now:         time.Now,
+		logger:      log.NewNopLogger(),
 		maxTracked:  maxTrackedEmails,
 	}
 	for _, opt := range opts {
@@ -249,6 +349,7 @@ func NewService(store *Store, issuer TokenIssuer, opts ...Option) Service {
 		ttl:        o.ttl,
 		cost:       o.cost,
 		now:        o.now,
+		logger:     o.logger,
 		throttle:   newThrottle(o.maxFailures, o.window, o.maxTracked, o.now),
 		dummyReady: make(chan struct{}),
 	}
@@ -275,13 +376,13 @@ func (s *service) Register(ctx context.Context, r Registration) (User, error) {
 }
 
 // createAccount hashes the password and stores a new account with role.
-func createAccount(ctx context.Context, st *Store, r Registration, role shop.Role, cost int, now time.Time) (User, error) {
+func createAccount(ctx context.Context, st Store, r Registration, role shop.Role, cost int, now time.Time) (User, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), cost)
 	if err != nil {
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
 	u := User{ID: shop.NewID(), Email: r.Email, Name: r.Name, Role: role, CreatedAt: now.UTC()}
-	if err := st.insert(ctx, u, hash); err != nil {
+	if err := st.Create(ctx, u, hash); err != nil {
 		return User{}, err
 	}
 	return u, nil
@@ -290,7 +391,7 @@ func createAccount(ctx context.Context, st *Store, r Registration, role shop.Rol
 // errInvalidCredentials is the one answer to every failed login, so it never
 // tells which of email and password was wrong.
 func errInvalidCredentials() error {
-	return shop.E(shop.ErrUnauthenticated, "invalid_credentials", "the email or password is wrong")
+	return shop.E(shop.ErrUnauthenticated, CodeInvalidCredentials, "the email or password is wrong")
 }
 
 func (s *service) Login(ctx context.Context, email, password string) (Session, error) {
@@ -305,12 +406,17 @@ func (s *service) Login(ctx context.Context, email, password string) (Session, e
 			return Session{}, err
 		}
 		if wait > 0 {
-			e := shop.E(shop.ErrTooManyRequests, "too_many_attempts",
+			e := shop.E(shop.ErrTooManyRequests, CodeTooManyAttempts,
 				"too many failed logins for this email; try again in %s", wait.Round(time.Second))
 			e.RetryAfter = wait
 			return Session{}, e
 		}
-		defer func() { s.throttle.finish(email, result) }()
+		defer func() {
+			if s.throttle.finish(email, result) {
+				level.Warn(s.logger).Log("msg", "too many failed logins: email locked",
+					"email", loggableEmail(email), "for", s.throttle.window, "request_id", shop.RequestIDFrom(ctx))
+			}
+		}()
 	}
 	select {
 	case <-s.dummyReady:
@@ -320,7 +426,7 @@ func (s *service) Login(ctx context.Context, email, password string) (Session, e
 	hash, found := s.dummy, false
 	var u User
 	if plausible {
-		acc, h, err := s.store.byEmail(ctx, email)
+		acc, h, err := s.store.ByEmail(ctx, email)
 		switch {
 		case err == nil:
 			u, hash, found = acc, h, true
@@ -359,7 +465,7 @@ func (s *service) GetUser(ctx context.Context, id string) (User, error) {
 	if id == "" || (caller.Role != shop.RoleAdmin && caller.Role != shop.RoleService && caller.UserID != id) {
 		return User{}, errUserNotFound()
 	}
-	return s.store.byID(ctx, id)
+	return s.store.ByID(ctx, id)
 }
 
 func (s *service) Me(ctx context.Context) (User, error) {
@@ -367,7 +473,7 @@ func (s *service) Me(ctx context.Context) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.store.byID(ctx, caller.UserID)
+	u, err := s.store.ByID(ctx, caller.UserID)
 	if err == nil {
 		err = usable(u, caller)
 	}
@@ -388,9 +494,12 @@ func (s *service) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[
 	if err != nil {
 		return shop.Page[User]{}, err
 	}
-	users, err := s.store.list(ctx, after, p.Limit+1)
+	users, err := s.store.List(ctx, after, p.Limit+1)
 	if err != nil {
 		return shop.Page[User]{}, err
+	}
+	if users == nil { // a page always has a list, if empty: {"items":[]}
+		users = []User{}
 	}
 	page := shop.Page[User]{Items: users}
 	if len(users) > p.Limit {
@@ -400,9 +509,10 @@ func (s *service) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[
 	return page, nil
 }
 
-// EnsureAdmin makes sure an admin account with email exists; binaries call it
-// at start with SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD. Email and password
-// are validated as in Register.
+// EnsureAdmin makes sure an admin account with email exists in store (any
+// Store, such as a *SQLiteStore); binaries call it at start with
+// SHOP_ADMIN_EMAIL and SHOP_ADMIN_PASSWORD. Email and password are validated
+// as in Register.
 //
 //   - No account has the email: it is created with role admin, the name
 //     "Administrator" and a bcrypt hash of password at cost (one hash, tens of
@@ -418,7 +528,7 @@ func (s *service) ListUsers(ctx context.Context, p shop.PageRequest) (shop.Page[
 //     own password.
 //
 // A cost outside [bcrypt.MinCost, bcrypt.MaxCost] means bcrypt.DefaultCost.
-func EnsureAdmin(ctx context.Context, store *Store, email, password string, cost int) (User, error) {
+func EnsureAdmin(ctx context.Context, store Store, email, password string, cost int) (User, error) {
 	r := Registration{Email: normalizeEmail(email), Password: password, Name: "Administrator"}
 	if err := validateRegistration(r); err != nil {
 		return User{}, fmt.Errorf("admin account: %w", err)
@@ -427,7 +537,7 @@ func EnsureAdmin(ctx context.Context, store *Store, email, password string, cost
 		cost = bcrypt.DefaultCost
 	}
 	for range 2 { // a second round if another process creates the account meanwhile
-		u, hash, err := store.byEmail(ctx, r.Email)
+		u, hash, err := store.ByEmail(ctx, r.Email)
 		switch {
 		case errors.Is(err, shop.ErrNotFound):
 			u, err = createAccount(ctx, store, r, shop.RoleAdmin, cost, time.Now())
@@ -443,7 +553,7 @@ func EnsureAdmin(ctx context.Context, store *Store, email, password string, cost
 		if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
 			return User{}, fmt.Errorf("admin account: %s is already registered as a %s with a different password; refusing to make it an admin", u.Email, u.Role)
 		}
-		if err := store.setRole(ctx, u.ID, shop.RoleAdmin); err != nil {
+		if err := store.SetRole(ctx, u.ID, shop.RoleAdmin); err != nil {
 			return User{}, err
 		}
 		u.Role = shop.RoleAdmin
@@ -458,20 +568,20 @@ func (s *service) DisableUser(ctx context.Context, id string) (User, error) {
 		return User{}, err
 	}
 	if id == caller.UserID {
-		return User{}, shop.E(shop.ErrConflict, "cannot_disable_self", "you cannot disable your own account; ask another admin")
+		return User{}, shop.E(shop.ErrConflict, CodeCannotDisableSelf, "you cannot disable your own account; ask another admin")
 	}
-	return s.store.setDisabled(ctx, id, true)
+	return s.store.SetDisabled(ctx, id, true)
 }
 
 func (s *service) EnableUser(ctx context.Context, id string) (User, error) {
 	if _, err := shop.RequireRole(ctx, shop.RoleAdmin); err != nil {
 		return User{}, err
 	}
-	return s.store.setDisabled(ctx, id, false)
+	return s.store.SetDisabled(ctx, id, false)
 }
 
 func errUserNotFound() error {
-	return shop.E(shop.ErrNotFound, "user_not_found", "no such user")
+	return shop.E(shop.ErrNotFound, CodeUserNotFound, "no such user")
 }
 
 // normalizeEmail is the form emails are stored and looked up in.
@@ -492,7 +602,7 @@ func validateRegistration(r Registration) error {
 }
 
 func validateEmail(email string) error {
-	const code = "invalid_email"
+	const code = CodeInvalidEmail
 	switch {
 	case email == "":
 		return shop.E(shop.ErrInvalid, code, "email is required")
@@ -508,7 +618,7 @@ func validateEmail(email string) error {
 }
 
 func validatePassword(p string) error {
-	const code = "invalid_password"
+	const code = CodeInvalidPassword
 	switch {
 	case utf8.RuneCountInString(p) < MinPasswordChars:
 		return shop.E(shop.ErrInvalid, code, "password must be at least %d characters", MinPasswordChars)
@@ -520,7 +630,7 @@ func validatePassword(p string) error {
 }
 
 func validateName(name string) error {
-	const code = "invalid_name"
+	const code = CodeInvalidName
 	switch {
 	case name == "":
 		return shop.E(shop.ErrInvalid, code, "name is required")

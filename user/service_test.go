@@ -19,9 +19,9 @@ import (
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-func newStore(t *testing.T) *user.Store {
+func newStore(t *testing.T) *user.SQLiteStore {
 	t.Helper()
-	st, err := user.NewStore(context.Background(), filepath.Join(t.TempDir(), "user.db"))
+	st, err := user.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "user.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func newTokens(t *testing.T) *user.Tokens {
 
 // newService returns a service with the cheapest bcrypt cost, its store and
 // its token issuer.
-func newService(t *testing.T, opts ...user.Option) (user.Service, *user.Store, *user.Tokens) {
+func newService(t *testing.T, opts ...user.Option) (user.Service, *user.SQLiteStore, *user.Tokens) {
 	t.Helper()
 	st := newStore(t)
 	tok := newTokens(t)
@@ -598,7 +598,7 @@ func TestRegistrationStringHidesPassword(t *testing.T) {
 	r := user.Registration{Email: "ada@example.com", Password: "s3cret-pass", Name: "Ada"}
 	l := user.LoginRequest{Email: "ada@example.com", Password: "s3cret-pass"}
 	for _, s := range []string{
-		fmtAll(r), fmtAll(&r), fmtAll(l), fmtAll(user.RegisterRequest{Registration: r}),
+		fmtAll(r), fmtAll(&r), fmtAll(l), fmtAll(user.RegisterRequest{Registration: r}), fmtAll(&user.RegisterRequest{Registration: r}),
 	} {
 		if strings.Contains(s, "s3cret-pass") {
 			t.Fatalf("formatted value shows the password: %s", s)

@@ -6,11 +6,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/sqlitedb"
@@ -19,20 +20,59 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Store keeps accounts, with their password hashes, in a SQLite file. Only
-// the service reads the hashes; nothing it returns carries them.
-type Store struct {
+// Store keeps accounts with their password hashes: what the service needs,
+// in its own terms, so that an account store on Postgres, in memory or
+// behind another service can be written outside this package. Only the
+// service reads the hashes; nothing it returns carries them.
+//
+// Errors: an account that does not exist is an error of kind
+// shop.ErrNotFound with code CodeUserNotFound, and the conflicts below are
+// shop.ErrConflict with the codes named; any other failure (the database is
+// down) is an error without a kind, which the service passes on and
+// transports answer as an internal error. Emails reach the store trimmed and
+// lower-cased; IDs are shop.NewID values, which sort by creation time. The
+// methods may be called concurrently. The package usertest checks a store
+// through NewService.
+type Store interface {
+	// Create stores a new account u with its password hash, atomically: an
+	// email already in use, even by a concurrent Create, is ErrConflict
+	// CodeEmailTaken and stores nothing. An ID in use is an error that is
+	// not of kind ErrConflict (IDs are random, so it means a bug).
+	Create(ctx context.Context, u User, passwordHash []byte) error
+	// ByID returns the account with id, or ErrNotFound CodeUserNotFound.
+	ByID(ctx context.Context, id string) (User, error)
+	// ByEmail returns the account with email and its password hash, or
+	// ErrNotFound CodeUserNotFound.
+	ByEmail(ctx context.Context, email string) (u User, passwordHash []byte, err error)
+	// List returns up to limit accounts whose ID sorts after afterID ("":
+	// from the first), in ID order, which is creation order.
+	List(ctx context.Context, afterID string, limit int) ([]User, error)
+	// SetRole changes the role of the account with id (customer or admin),
+	// or returns ErrNotFound CodeUserNotFound.
+	SetRole(ctx context.Context, id string, role shop.Role) error
+	// SetDisabled disables or enables the account with id and returns it as
+	// it is now; setting the value it has changes nothing. An unknown id is
+	// ErrNotFound CodeUserNotFound. Disabling the last enabled admin is
+	// ErrConflict CodeLastAdmin and changes nothing; the check and the change
+	// are atomic, so two admins disabling each other at the same moment
+	// cannot leave the shop without one.
+	SetDisabled(ctx context.Context, id string, disabled bool) (User, error)
+}
+
+// SQLiteStore is the Store on a SQLite database: the users table of
+// migrations/*.sql. Statements are not prepared ahead, so NewSQLiteStore
+// cannot fail.
+type SQLiteStore struct {
 	db *sqlitedb.DB
 }
 
-// NewStore opens (creating if needed) the account database at path and
-// brings its schema up to date. A new database file is readable by its owner
-// only (mode 0600), as it holds password hashes.
-func NewStore(ctx context.Context, path string) (*Store, error) {
-	migrations, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLiteStore opens (creating if needed) the account database at path the
+// shop's way (WAL, busy timeout, foreign keys, one writer connection with
+// group commit) and brings its schema up to date. A new database file is
+// readable by its owner only (mode 0600), as it holds password hashes.
+func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
@@ -42,18 +82,34 @@ func NewStore(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("create %s: %w", filepath.Base(path), err)
 	}
 	f.Close()
-	db, err := sqlitedb.Open(ctx, path, migrations)
+	db, err := sqlitedb.OpenDir(ctx, path, migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &SQLiteStore{db: db}, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// NewSQLiteStore returns the store on db, a database the caller opened with
+// the modernc.org/sqlite driver ("sqlite", which this package registers; the
+// store reads its error codes) and brought up to date with Migrate. db serves
+// both reads and writes. Closing the store leaves db open.
+func NewSQLiteStore(db *sql.DB) *SQLiteStore {
+	return &SQLiteStore{db: sqlitedb.FromDB(db)}
+}
+
+// Migrate creates or updates the account tables in db, applying each of the
+// package's migrations once; run it before NewSQLiteStore. Several processes
+// may migrate one database at the same time.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	return sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations")
+}
+
+// Close closes the database (for a store from NewSQLiteStore, only what the
+// store itself holds).
+func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers; use it as a readiness check.
-func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so stored
 // times also sort as text.
@@ -61,14 +117,13 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 const userColumns = `id, email, name, role, created_at, disabled`
 
-// insert stores a new account. An email already in use is ErrConflict
-// "email_taken".
-func (s *Store) insert(ctx context.Context, u User, hash []byte) error {
+// Create stores a new account (see Store.Create).
+func (s *SQLiteStore) Create(ctx context.Context, u User, hash []byte) error {
 	_, err := s.db.W.ExecContext(ctx,
-		`INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Name, string(u.Role), string(hash), u.CreatedAt.UTC().Format(timeLayout))
-	if sqlitedb.IsUniqueViolation(err) && strings.Contains(err.Error(), "users.email") {
-		return shop.E(shop.ErrConflict, "email_taken", "an account with this email already exists")
+		`INSERT INTO users (id, email, name, role, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.Name, string(u.Role), string(hash), u.CreatedAt.UTC().Format(timeLayout), u.Disabled)
+	if emailTaken(err) {
+		return shop.E(shop.ErrConflict, CodeEmailTaken, "an account with this email already exists")
 	}
 	if err != nil {
 		return fmt.Errorf("insert user: %w", err)
@@ -76,9 +131,9 @@ func (s *Store) insert(ctx context.Context, u User, hash []byte) error {
 	return nil
 }
 
-// byEmail returns the account with email (already normalized) and its
-// password hash, or ErrNotFound "user_not_found".
-func (s *Store) byEmail(ctx context.Context, email string) (User, []byte, error) {
+// ByEmail returns the account with email (already normalized) and its
+// password hash, or ErrNotFound CodeUserNotFound.
+func (s *SQLiteStore) ByEmail(ctx context.Context, email string) (User, []byte, error) {
 	var hash string
 	row := s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ?`, email)
 	u, err := scanUser(row, &hash)
@@ -88,14 +143,14 @@ func (s *Store) byEmail(ctx context.Context, email string) (User, []byte, error)
 	return u, []byte(hash), nil
 }
 
-// byID returns the account with id, or ErrNotFound "user_not_found".
-func (s *Store) byID(ctx context.Context, id string) (User, error) {
+// ByID returns the account with id, or ErrNotFound CodeUserNotFound.
+func (s *SQLiteStore) ByID(ctx context.Context, id string) (User, error) {
 	return scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
-// list returns up to limit accounts with an ID after after, in ID order
+// List returns up to limit accounts with an ID after after, in ID order
 // (which is creation order).
-func (s *Store) list(ctx context.Context, after string, limit int) ([]User, error) {
+func (s *SQLiteStore) List(ctx context.Context, after string, limit int) ([]User, error) {
 	rows, err := s.db.R.QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
@@ -116,8 +171,8 @@ func (s *Store) list(ctx context.Context, after string, limit int) ([]User, erro
 	return users, nil
 }
 
-// setRole changes an account's role.
-func (s *Store) setRole(ctx context.Context, id string, role shop.Role) error {
+// SetRole changes an account's role, or returns ErrNotFound CodeUserNotFound.
+func (s *SQLiteStore) SetRole(ctx context.Context, id string, role shop.Role) error {
 	res, err := s.db.W.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, string(role), id)
 	if err != nil {
 		return fmt.Errorf("set role: %w", err)
@@ -128,12 +183,12 @@ func (s *Store) setRole(ctx context.Context, id string, role shop.Role) error {
 	return nil
 }
 
-// setDisabled disables or enables an account and returns it. Disabling the
-// last enabled admin is ErrConflict "last_admin"; the check and the change
+// SetDisabled disables or enables an account and returns it. Disabling the
+// last enabled admin is ErrConflict CodeLastAdmin; the check and the change
 // are one statement, so two admins disabling each other at the same moment
 // cannot leave the shop without one. An unknown id is ErrNotFound
-// "user_not_found".
-func (s *Store) setDisabled(ctx context.Context, id string, disabled bool) (User, error) {
+// CodeUserNotFound.
+func (s *SQLiteStore) SetDisabled(ctx context.Context, id string, disabled bool) (User, error) {
 	query := `UPDATE users SET disabled = 0 WHERE id = ? RETURNING ` + userColumns
 	if disabled {
 		query = `UPDATE users SET disabled = 1 WHERE id = ?
@@ -144,10 +199,10 @@ func (s *Store) setDisabled(ctx context.Context, id string, disabled bool) (User
 	u, err := scanUser(s.db.W.QueryRowContext(ctx, query, id))
 	if disabled && errors.Is(err, shop.ErrNotFound) {
 		// Either no such account or the last admin: tell which.
-		if _, err := s.byID(ctx, id); err != nil {
+		if _, err := s.ByID(ctx, id); err != nil {
 			return User{}, err
 		}
-		return User{}, shop.E(shop.ErrConflict, "last_admin", "this is the last enabled admin account; enable or create another admin first")
+		return User{}, shop.E(shop.ErrConflict, CodeLastAdmin, "this is the last enabled admin account; enable or create another admin first")
 	}
 	if err != nil {
 		return User{}, err
@@ -177,4 +232,14 @@ func scanUser(sc scanner, extra ...any) (User, error) {
 	}
 	u.CreatedAt = t.UTC()
 	return u, nil
+}
+
+// emailTaken reports whether err is SQLite refusing a row of users because
+// its email is taken. The driver's result code says so without reading the
+// message: users has one UNIQUE index besides its primary key, users_email
+// (TestUsersHasOneUniqueIndex keeps it so), and SQLite reports a duplicate
+// primary key with a code of its own, SQLITE_CONSTRAINT_PRIMARYKEY.
+func emailTaken(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }

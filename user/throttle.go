@@ -127,13 +127,14 @@ func (t *throttle) begin(ctx context.Context, key string) (locked time.Duration,
 	}
 }
 
-// finish ends an attempt that begin let through.
-func (t *throttle) finish(key string, o outcome) {
+// finish ends an attempt that begin let through. It reports whether this
+// attempt's failure locked key.
+func (t *throttle) finish(key string, o outcome) (locked bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a := t.entries[key]
 	if a == nil { // cannot happen: entries with attempts in flight are kept
-		return
+		return false
 	}
 	now := t.now()
 	a.inFlight--
@@ -144,6 +145,7 @@ func (t *throttle) finish(key string, o outcome) {
 		}
 		a.failures++
 		if a.failures >= t.max {
+			locked = !now.Before(a.lockedUntil) // not locked already
 			a.lockedUntil = now.Add(t.window)
 		}
 	case outcomeSucceeded:
@@ -159,6 +161,7 @@ func (t *throttle) finish(key string, o outcome) {
 	if t.droppable(a, now) {
 		delete(t.entries, key)
 	}
+	return locked
 }
 
 // sweep drops every droppable entry. The caller holds mu.

@@ -67,6 +67,32 @@ func TestThrottleLocksAfterLimit(t *testing.T) {
 	}
 }
 
+// finish reports the failure that locks an email, once per lock, so the
+// service can log it.
+func TestThrottleFinishReportsTheLock(t *testing.T) {
+	c := newFakeClock()
+	th := newThrottle(2, time.Minute, 100, c.now)
+	var locks []int
+	for i := range 6 {
+		wait, err := th.begin(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wait == 0 && th.finish("a", outcomeFailed) {
+			locks = append(locks, i)
+		}
+		if i == 2 {
+			c.advance(time.Minute) // the lock ends
+		}
+	}
+	if fmt.Sprint(locks) != "[1 4]" {
+		t.Fatalf("locks reported at attempts %v, want [1 4]", locks)
+	}
+	if th.finish("unknown", outcomeFailed) {
+		t.Fatal("finish without begin reported a lock")
+	}
+}
+
 func TestThrottleCountsOnlyFailures(t *testing.T) {
 	c := newFakeClock()
 	th := newThrottle(2, time.Minute, 100, c.now)
@@ -248,7 +274,7 @@ func TestThrottleMemory(t *testing.T) {
 // Before: 10,000 failed logins for other emails pushed a locked account's
 // entry out, and its attacker had five more guesses. Here the table holds 50.
 func TestLoginLockSurvivesFlood(t *testing.T) {
-	st, err := NewStore(context.Background(), t.TempDir()+"/user.db")
+	st, err := OpenSQLiteStore(context.Background(), t.TempDir()+"/user.db")
 	if err != nil {
 		t.Fatal(err)
 	}

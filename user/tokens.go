@@ -65,13 +65,13 @@ func (t *Tokens) Verify(_ context.Context, token string) (shop.Identity, error) 
 	)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, "token_expired", "the token has expired; log in again")
+		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, CodeTokenExpired, "the token has expired; log in again")
 	case err != nil:
-		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, "invalid_token", "the token is not valid")
+		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, CodeInvalidToken, "the token is not valid")
 	}
 	id := shop.Identity{UserID: c.Subject, Role: shop.Role(c.Role)}
 	if id.UserID == "" || !id.Role.Valid() {
-		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, "invalid_token", "the token is not valid")
+		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, CodeInvalidToken, "the token is not valid")
 	}
 	return id, nil
 }
