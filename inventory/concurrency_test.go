@@ -12,44 +12,9 @@ import (
 	"github.com/kitshop/shop"
 )
 
-// TestNoOversellingUnderContention races 200 buyers for 10 units.
-func TestNoOversellingUnderContention(t *testing.T) {
-	f := newFixture(t)
-	f.add(t, "p1", 10)
-	const buyers = 200
-	var (
-		start     = make(chan struct{})
-		wg        sync.WaitGroup
-		won, lost atomic.Int64
-		other     = make(chan error, buyers)
-	)
-	for i := range buyers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, err := f.svc.Reserve(serviceCtx, fmt.Sprintf("o%03d", i), []Line{{"p1", 1}}, f.expires())
-			switch {
-			case err == nil:
-				won.Add(1)
-			case shop.CodeOf(err) == CodeInsufficientStock:
-				lost.Add(1)
-			default:
-				other <- err
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	close(other)
-	for err := range other {
-		t.Errorf("unexpected error: %v", err)
-	}
-	if won.Load() != 10 || lost.Load() != buyers-10 {
-		t.Fatalf("%d reservations succeeded and %d were refused, want 10 and %d", won.Load(), lost.Load(), buyers-10)
-	}
-	wantStock(t, f.svc, "p1", 10, 10)
-}
+// The race of 200 buyers for the units of one product (and of 50 over HTTP)
+// is the ConcurrentReserveCannotOversell case of the conformance suite
+// (conformance_test.go), run on every store and transport.
 
 // TestInvariantUnderMixedLoad runs reservations, commits, releases, expiry
 // and stock changes at once, then checks that the stock rows agree with the
@@ -113,7 +78,7 @@ func TestInvariantUnderMixedLoad(t *testing.T) {
 				exp = f.clock.Now().Add(time.Minute) // expired by the sweeps below
 			}
 			order := fmt.Sprintf("o%03d", i)
-			_, err := f.svc.Reserve(serviceCtx, order, lines, exp)
+			_, _, err := f.svc.Reserve(serviceCtx, order, lines, exp)
 			check("reserve "+order, err)
 			if err != nil {
 				return
@@ -233,7 +198,7 @@ func BenchmarkReserve(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprintf("o%d", n.Add(1))
-			if _, err := f.svc.Reserve(serviceCtx, id, []Line{{"p1", 1}, {"p2", 1}}, f.expires()); err != nil {
+			if _, _, err := f.svc.Reserve(serviceCtx, id, []Line{{"p1", 1}, {"p2", 1}}, f.expires()); err != nil {
 				b.Error(err)
 				return
 			}

@@ -26,10 +26,12 @@ type Endpoints struct {
 
 var _ Service = Endpoints{}
 
-// MakeServerEndpoints returns the endpoints serving s. Business errors travel
-// in the responses (endpoint.Failer); the endpoints themselves never fail.
-func MakeServerEndpoints(s Service) Endpoints {
-	return Endpoints{
+// MakeServerEndpoints returns the endpoints serving s, each wrapped in mw
+// (the first is the outermost), such as a circuit breaker or a rate limiter.
+// Business errors travel in the responses (endpoint.Failer); the endpoints
+// themselves fail only when a middleware makes them.
+func MakeServerEndpoints(s Service, mw ...endpoint.Middleware) Endpoints {
+	e := Endpoints{
 		GetStockEndpoint:    MakeGetStockEndpoint(s),
 		AddStockEndpoint:    MakeAddStockEndpoint(s),
 		RemoveStockEndpoint: MakeRemoveStockEndpoint(s),
@@ -38,6 +40,25 @@ func MakeServerEndpoints(s Service) Endpoints {
 		ReleaseEndpoint:     MakeReleaseEndpoint(s),
 		ReturnEndpoint:      MakeReturnEndpoint(s),
 		ListHeldEndpoint:    MakeListHeldEndpoint(s),
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		e = e.Wrap(mw[i])
+	}
+	return e
+}
+
+// Wrap returns e with every endpoint wrapped in mw, on the server side or
+// the client side alike (a client-side breaker or retry, say).
+func (e Endpoints) Wrap(mw endpoint.Middleware) Endpoints {
+	return Endpoints{
+		GetStockEndpoint:    mw(e.GetStockEndpoint),
+		AddStockEndpoint:    mw(e.AddStockEndpoint),
+		RemoveStockEndpoint: mw(e.RemoveStockEndpoint),
+		ReserveEndpoint:     mw(e.ReserveEndpoint),
+		CommitEndpoint:      mw(e.CommitEndpoint),
+		ReleaseEndpoint:     mw(e.ReleaseEndpoint),
+		ReturnEndpoint:      mw(e.ReturnEndpoint),
+		ListHeldEndpoint:    mw(e.ListHeldEndpoint),
 	}
 }
 
@@ -53,7 +74,7 @@ type ChangeStockRequest struct {
 }
 
 // StockResponse is a product's stock, or the error that prevented reading or
-// changing it. It marshals to the Stock object itself.
+// changing it. It marshals to the Stock fields.
 type StockResponse struct {
 	Stock
 	Err error `json:"-"`
@@ -75,12 +96,13 @@ type OrderRequest struct {
 }
 
 // ReservationResponse is a reservation, or the error that prevented making
-// or changing it. It marshals to the Reservation object itself. Created is
-// true when the call made the reservation rather than finding it (HTTP
-// answers 201 instead of 200).
+// or changing it. It marshals to the Reservation fields and "created".
+// Created is true when a Reserve call made the reservation rather than
+// finding it (false for every other call); it travels as a field so that
+// every transport carries it (HTTP also answers 201 instead of 200).
 type ReservationResponse struct {
 	Reservation
-	Created bool  `json:"-"`
+	Created bool  `json:"created"`
 	Err     error `json:"-"`
 }
 
@@ -88,14 +110,16 @@ type ReservationResponse struct {
 func (r ReservationResponse) Failed() error { return r.Err }
 
 // ListHeldRequest asks for a page of the reservations still held that were
-// created before CreatedBefore.
+// created before CreatedBefore. It marshals to created_before and the
+// PageRequest fields (limit, cursor).
 type ListHeldRequest struct {
 	CreatedBefore time.Time `json:"created_before"`
 	shop.PageRequest
 }
 
 // ReservationsResponse is a page of reservations, or the error that
-// prevented listing them.
+// prevented listing them. It marshals to the Page fields (items,
+// next_cursor).
 type ReservationsResponse struct {
 	shop.Page[Reservation]
 	Err error `json:"-"`
@@ -138,12 +162,11 @@ func MakeRemoveStockEndpoint(s Service) endpoint.Endpoint {
 }
 
 // MakeReserveEndpoint returns an endpoint for s.Reserve. Its response says
-// whether the reservation was created by this call.
+// whether the reservation was created by this call (Created).
 func MakeReserveEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		req := request.(ReserveRequest)
-		var created bool
-		r, err := s.Reserve(withCreatedFlag(ctx, &created), req.OrderID, req.Lines, req.ExpiresAt)
+		r, created, err := s.Reserve(ctx, req.OrderID, req.Lines, req.ExpiresAt)
 		return ReservationResponse{Reservation: r, Created: created && err == nil, Err: err}, nil
 	}
 }
@@ -211,15 +234,12 @@ func (e Endpoints) RemoveStock(ctx context.Context, productID string, quantity i
 }
 
 // Reserve implements Service by calling ReserveEndpoint.
-func (e Endpoints) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (Reservation, error) {
+func (e Endpoints) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (Reservation, bool, error) {
 	resp, err := reservationResult(e.ReserveEndpoint(ctx, ReserveRequest{OrderID: orderID, Lines: lines, ExpiresAt: expiresAt}))
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, false, err
 	}
-	if resp.Created {
-		markCreated(ctx)
-	}
-	return resp.Reservation, nil
+	return resp.Reservation, resp.Created, nil
 }
 
 // Commit implements Service by calling CommitEndpoint.

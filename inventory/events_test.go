@@ -22,7 +22,7 @@ func TestEventHandlers(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 10)
 	for _, o := range []string{"paid", "cancelled", "expired"} {
-		if _, err := f.svc.Reserve(serviceCtx, o, []Line{{"p1", 2}}, f.expires()); err != nil {
+		if _, _, err := f.svc.Reserve(serviceCtx, o, []Line{{"p1", 2}}, f.expires()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/kitshop/shop/inventory"
 	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The life of some stock: an admin adds units, the order service holds them
@@ -26,7 +27,7 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	store, err := inventory.NewStore(ctx, filepath.Join(dir, "inventory.db"))
+	store, err := inventory.OpenSQLiteStore(ctx, filepath.Join(dir, "inventory.db"))
 	if err != nil {
 		panic(err)
 	}
@@ -40,10 +41,14 @@ func Example() {
 		panic(err)
 	}
 	expires := time.Now().Add(15 * time.Minute)
-	r, err := svc.Reserve(orders, "order-1", []inventory.Line{{ProductID: "mug", Quantity: 2}}, expires)
-	fmt.Println("order-1:", r.Status, err)
+	r, created, err := svc.Reserve(orders, "order-1", []inventory.Line{{ProductID: "mug", Quantity: 2}}, expires)
+	fmt.Println("order-1:", r.Status, created, err)
 
-	_, err = svc.Reserve(orders, "order-2", []inventory.Line{{ProductID: "mug", Quantity: 2}}, expires)
+	// A retry of the same order finds its reservation.
+	_, created, err = svc.Reserve(orders, "order-1", []inventory.Line{{ProductID: "mug", Quantity: 2}}, expires)
+	fmt.Println("order-1 again:", created, err)
+
+	_, _, err = svc.Reserve(orders, "order-2", []inventory.Line{{ProductID: "mug", Quantity: 2}}, expires)
 	fmt.Println("order-2:", shop.CodeOf(err), "-", err)
 
 	r, err = svc.Commit(orders, "order-1")
@@ -52,16 +57,17 @@ func Example() {
 	st, _ := svc.GetStock(ctx, "mug")
 	fmt.Printf("mug: on hand %d, reserved %d, available %d\n", st.OnHand, st.Reserved, st.Available)
 	// Output:
-	// order-1: held <nil>
+	// order-1: held true <nil>
+	// order-1 again: false <nil>
 	// order-2: insufficient_stock - not enough stock of product mug: 2 requested, 1 available
 	// order-1: committed <nil>
 	// mug: on hand 1, reserved 0, available 1
 }
 
-// Wiring the inventory as a service: middlewares around the service, the
-// public and internal HTTP routes on one listener, the expiry loop and the
-// order event handlers; and, in another service, a client that uses the
-// remote inventory through the same Service interface.
+// Wiring the inventory as a service: the service with its default
+// middleware (New), the public and internal HTTP routes on one listener, the
+// expiry loop and the order event handlers; and, in another service, a
+// client that uses the remote inventory through the same Service interface.
 func Example_wiring() {
 	dir, err := os.MkdirTemp("", "inventory-example")
 	if err != nil {
@@ -71,13 +77,17 @@ func Example_wiring() {
 	ctx := context.Background()
 	logger := log.NewNopLogger() // log.NewLogfmtLogger(os.Stderr) in a real binary
 
-	store, err := inventory.NewStore(ctx, filepath.Join(dir, "inventory.db"))
+	store, err := inventory.OpenSQLiteStore(ctx, filepath.Join(dir, "inventory.db"))
 	if err != nil {
 		panic(err)
 	}
 	defer store.Close()
-	var svc inventory.Service = inventory.NewService(store)
-	svc = inventory.LoggingMiddleware(logger)(svc)
+	metrics, err := shop.NewServiceMetrics(prometheus.NewRegistry(), "inventory")
+	if err != nil {
+		panic(err)
+	}
+	// Logging around instrumenting around the service.
+	svc := inventory.New(store, logger, metrics)
 
 	// Held reservations nobody paid for return to stock every minute, until
 	// shutdown, which waits for the loop before the store closes.
@@ -85,7 +95,7 @@ func Example_wiring() {
 	expiryDone := make(chan struct{})
 	go func() {
 		defer close(expiryDone)
-		inventory.NewExpirer(store).RunExpiry(expiryCtx, time.Minute, logger)
+		inventory.NewExpirer(store, inventory.WithLogger(logger)).RunExpiry(expiryCtx, time.Minute)
 	}()
 	defer func() { stopExpiry(); <-expiryDone }()
 
@@ -119,13 +129,13 @@ func Example_wiring() {
 
 	st, err := adminClient.AddStock(ctx, "mug", 1)
 	fmt.Println("available:", st.Available, err)
-	r, err := remote.Reserve(ctx, "order-1", []inventory.Line{{ProductID: "mug", Quantity: 1}}, time.Now().Add(time.Hour))
-	fmt.Println("order-1:", r.Status, err)
-	_, err = remote.Reserve(ctx, "order-2", []inventory.Line{{ProductID: "mug", Quantity: 1}}, time.Now().Add(time.Hour))
+	r, created, err := remote.Reserve(ctx, "order-1", []inventory.Line{{ProductID: "mug", Quantity: 1}}, time.Now().Add(time.Hour))
+	fmt.Println("order-1:", r.Status, created, err)
+	_, _, err = remote.Reserve(ctx, "order-2", []inventory.Line{{ProductID: "mug", Quantity: 1}}, time.Now().Add(time.Hour))
 	fmt.Println("order-2:", shop.KindOf(err), shop.CodeOf(err))
 	// Output:
 	// handles order.paid: true
 	// available: 1 <nil>
-	// order-1: held <nil>
+	// order-1: held true <nil>
 	// order-2: conflict insufficient_stock
 }

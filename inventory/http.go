@@ -21,9 +21,12 @@ import (
 //	POST   /inventory/{product_id}  {"quantity": n}    -> 200 stock after adding (admin)
 //	DELETE /inventory/{product_id}  {"quantity": n}    -> 200 stock after removing (admin)
 //
-// Any other request is a JSON 404 (405 for a known path with another method). Tokens are checked with v; the service
-// decides who may do what. Wrap the handler in shophttp.WithRequestID so
-// log lines carry the request's ID.
+// Any other request is a JSON 404 (405 for a known path with another
+// method). Tokens are checked with v; the service decides who may do what.
+// Wrap the handler in shophttp.WithRequestID so log lines carry the
+// request's ID. The reservation routes that other services call are
+// served by NewInternalHTTPHandler; a client (MakeClientEndpoints) that
+// reserves needs both on one base URL.
 func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
@@ -38,8 +41,8 @@ func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handle
 // must never be exposed through the public gateway:
 //
 //	POST /internal/reservations  {"order_id","lines":[{"product_id","quantity"}],"expires_at"}
-//	     -> 201 reservation (200 when the order already had it)
-//	POST /internal/reservations/{order_id}/commit   -> 200 reservation
+//	     -> 201 reservation with "created": true (200 and false when the order already had it)
+//	POST /internal/reservations/{order_id}/commit   -> 200 reservation ("created": false)
 //	POST /internal/reservations/{order_id}/release  -> 200 reservation
 //	POST /internal/reservations/{order_id}/return   -> 200 reservation
 //	GET  /internal/reservations?status=held&created_before=RFC3339&limit&cursor
@@ -49,7 +52,7 @@ func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handle
 func NewInternalHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
-	mux.Handle("POST /internal/reservations", kithttp.NewServer(e.ReserveEndpoint, decodeReserveRequest, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /internal/reservations", kithttp.NewServer(e.ReserveEndpoint, decodeReserveRequest, encodeReservationResponse, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/commit", kithttp.NewServer(e.CommitEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/release", kithttp.NewServer(e.ReleaseEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /internal/reservations/{order_id}/return", kithttp.NewServer(e.ReturnEndpoint, decodeOrderRequest, shophttp.EncodeJSON, opts...))
@@ -57,13 +60,22 @@ func NewInternalHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) htt
 	return shophttp.Routes(mux)
 }
 
-// StatusCode is 201 for a reservation the call created, 200 otherwise.
-func (r ReservationResponse) StatusCode() int {
-	if r.Created {
-		return http.StatusCreated
+// encodeReservationResponse writes a reservation answer: 201 Created when
+// the response says the call created the reservation, else what
+// shophttp.EncodeJSON writes (200, or the error).
+func encodeReservationResponse(ctx context.Context, w http.ResponseWriter, response any) error {
+	if r, ok := response.(ReservationResponse); ok && r.Created && r.Err == nil {
+		return shophttp.EncodeJSON(ctx, w, createdResponse{r})
 	}
-	return http.StatusOK
+	return shophttp.EncodeJSON(ctx, w, response)
 }
+
+// createdResponse is a response answered with 201 Created; it marshals as
+// the response it holds.
+type createdResponse struct{ ReservationResponse }
+
+// StatusCode implements shophttp.StatusCoder.
+func (createdResponse) StatusCode() int { return http.StatusCreated }
 
 // quantityBody is the body of POST and DELETE /inventory/{product_id}.
 type quantityBody struct {
@@ -200,11 +212,13 @@ func setPath(r *http.Request, base *url.URL, escapedPath string) error {
 // response (see shophttp.DecodeResponse).
 var decodeStockResponse = shophttp.DecodeResponse(func(err error) StockResponse { return StockResponse{Err: err} })
 
-// decodeReservation decodes a reservation answer, without Created.
+// decodeReservation decodes a reservation answer, with Created as the body
+// says.
 var decodeReservation = shophttp.DecodeResponse(func(err error) ReservationResponse { return ReservationResponse{Err: err} })
 
 // decodeReservationResponse decodes a reservation answer; a 201 means the
-// call created the reservation.
+// call created the reservation as well as "created": true does (a server
+// that predates the field says it only with 201).
 func decodeReservationResponse(ctx context.Context, resp *http.Response) (any, error) {
 	v, err := decodeReservation(ctx, resp)
 	if r, ok := v.(ReservationResponse); ok && err == nil && resp.StatusCode == http.StatusCreated {

@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/user"
@@ -185,12 +185,12 @@ func TestHTTPInternalRoutes(t *testing.T) {
 
 	status, body := h.do(t, "POST", "/internal/reservations", svc, reserve)
 	if status != 201 || body["order_id"] != "o1" || body["status"] != "held" || body["expires_at"] != exp ||
-		fmt.Sprint(body["lines"]) != "[map[product_id:p1 quantity:2]]" {
+		fmt.Sprint(body["lines"]) != "[map[product_id:p1 quantity:2]]" || body["created"] != true {
 		t.Fatalf("first reserve = %d %v", status, body)
 	}
 	status, body = h.do(t, "POST", "/internal/reservations", svc, reserve)
-	if status != 200 || body["status"] != "held" {
-		t.Fatalf("repeated reserve = %d %v, want 200", status, body)
+	if status != 200 || body["status"] != "held" || body["created"] != false {
+		t.Fatalf("repeated reserve = %d %v, want 200 and created false", status, body)
 	}
 	wantStock(t, h.svc, "p1", 5, 2)
 	status, body = h.do(t, "GET", "/internal/reservations?status=held&created_before="+url.QueryEscape(exp), svc, "")
@@ -239,9 +239,9 @@ func TestClientErrorRoundTrip(t *testing.T) {
 		{"no token", func() error { _, err := anon.AddStock(ctx, "p1", 1); return err }, shop.ErrUnauthenticated, "missing_token"},
 		{"customer adds", func() error { _, err := customer.AddStock(ctx, "p1", 1); return err }, shop.ErrForbidden, "forbidden"},
 		{"remove too many", func() error { _, err := admin.RemoveStock(ctx, "p1", 4); return err }, shop.ErrConflict, CodeInsufficientStock},
-		{"customer reserves", func() error { _, err := customer.Reserve(ctx, "o1", []Line{{"p1", 1}}, exp); return err }, shop.ErrForbidden, "forbidden"},
-		{"too much", func() error { _, err := orders.Reserve(ctx, "o1", []Line{{"p1", 4}}, exp); return err }, shop.ErrConflict, CodeInsufficientStock},
-		{"no lines", func() error { _, err := orders.Reserve(ctx, "o1", nil, exp); return err }, shop.ErrInvalid, CodeInvalidLines},
+		{"customer reserves", func() error { _, _, err := customer.Reserve(ctx, "o1", []Line{{"p1", 1}}, exp); return err }, shop.ErrForbidden, "forbidden"},
+		{"too much", func() error { _, _, err := orders.Reserve(ctx, "o1", []Line{{"p1", 4}}, exp); return err }, shop.ErrConflict, CodeInsufficientStock},
+		{"no lines", func() error { _, _, err := orders.Reserve(ctx, "o1", nil, exp); return err }, shop.ErrInvalid, CodeInvalidLines},
 		{"commit unknown", func() error { _, err := orders.Commit(ctx, "o9"); return err }, shop.ErrNotFound, CodeReservationNotFound},
 		{"release unknown", func() error { _, err := orders.Release(ctx, "o9"); return err }, shop.ErrNotFound, CodeReservationNotFound},
 	} {
@@ -250,22 +250,20 @@ func TestClientErrorRoundTrip(t *testing.T) {
 	}
 
 	// The message survives the trip as well.
-	_, err := orders.Reserve(ctx, "o1", []Line{{"p1", 4}}, exp)
+	_, _, err := orders.Reserve(ctx, "o1", []Line{{"p1", 4}}, exp)
 	if !strings.Contains(err.Error(), "p1") {
 		t.Fatalf("insufficient_stock message %q lost the product", err.Error())
 	}
 
 	// Reserve through the client reports creation like the local service.
-	var created bool
-	r, err := orders.Reserve(withCreatedFlag(ctx, &created), "o1", []Line{{"p1", 2}}, exp)
+	r, created, err := orders.Reserve(ctx, "o1", []Line{{"p1", 2}}, exp)
 	if err != nil || !created || r.Status != ReservationHeld || !r.ExpiresAt.Equal(exp) || len(r.Lines) != 1 {
 		t.Fatalf("Reserve = %+v, created %v, err %v", r, created, err)
 	}
-	created = false
-	if _, err := orders.Reserve(withCreatedFlag(ctx, &created), "o1", []Line{{"p1", 2}}, exp); err != nil || created {
+	if _, created, err := orders.Reserve(ctx, "o1", []Line{{"p1", 2}}, exp); err != nil || created {
 		t.Fatalf("repeated Reserve: created %v, err %v", created, err)
 	}
-	_, err = orders.Reserve(ctx, "o1", []Line{{"p1", 1}}, exp)
+	_, _, err = orders.Reserve(ctx, "o1", []Line{{"p1", 1}}, exp)
 	wantErr(t, err, shop.ErrConflict, CodeReservationMismatch)
 	if r, err := orders.Commit(ctx, "o1"); err != nil || r.Status != ReservationCommitted {
 		t.Fatalf("Commit = %+v, %v", r, err)
@@ -287,7 +285,7 @@ func TestClientEscapesIDs(t *testing.T) {
 	if err != nil || st.ProductID != product {
 		t.Fatalf("AddStock(%q) = %+v, %v", product, st, err)
 	}
-	if _, err := orders.Reserve(ctx, order, []Line{{product, 1}}, h.expires()); err != nil {
+	if _, _, err := orders.Reserve(ctx, order, []Line{{product, 1}}, h.expires()); err != nil {
 		t.Fatal(err)
 	}
 	r, err := orders.Release(ctx, order)
@@ -319,44 +317,72 @@ func TestClientUsesTokenSourceOnEveryCall(t *testing.T) {
 	wantStock(t, h.svc, "p1", 3, 0)
 }
 
-// TestNoOversellingOverHTTP races 50 clients for 5 units through the HTTP client.
-func TestNoOversellingOverHTTP(t *testing.T) {
-	h := newHTTPFixture(t)
-	h.add(t, "p1", 5)
-	orders := h.client(t, shop.RoleService)
-	var (
-		start     = make(chan struct{})
-		wg        sync.WaitGroup
-		won, lost atomic.Int64
-		other     = make(chan error, 50)
-	)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, err := orders.Reserve(context.Background(), fmt.Sprintf("o%02d", i), []Line{{"p1", 1}}, h.expires())
-			switch {
-			case err == nil:
-				won.Add(1)
-			case shop.CodeOf(err) == CodeInsufficientStock && shop.KindOf(err) == shop.ErrConflict:
-				lost.Add(1)
-			default:
-				other <- err
+// The client learns that Reserve created the reservation from a 201 or from
+// the response's created field, so it understands servers with or without
+// the field.
+func TestClientReadsCreatedFromStatusOrField(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		created bool
+	}{
+		{"201 and the field", 201, `{"order_id":"o1","status":"held","created":true}`, true},
+		{"201 without the field", 201, `{"order_id":"o1","status":"held"}`, true},
+		{"200 with the field", 200, `{"order_id":"o1","status":"held","created":true}`, true},
+		{"200 and false", 200, `{"order_id":"o1","status":"held","created":false}`, false},
+		{"200 without the field", 200, `{"order_id":"o1","status":"held"}`, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(tc.status)
+			io.WriteString(w, tc.body)
+		}))
+		e, err := MakeClientEndpoints(srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, created, err := e.Reserve(context.Background(), "o1", []Line{{"p1", 1}}, time.Now().Add(time.Hour))
+		srv.Close()
+		if err != nil || created != tc.created || r.OrderID != "o1" || r.Status != ReservationHeld {
+			t.Errorf("%s: Reserve = %+v, created %v, err %v; want created %v", tc.name, r, created, err, tc.created)
+		}
+	}
+}
+
+// MakeServerEndpoints wraps every endpoint in the middlewares given, the
+// first outermost, and Wrap adds one around an existing set.
+func TestServerEndpointMiddleware(t *testing.T) {
+	f := newFixture(t)
+	var order []string
+	mark := func(name string) endpoint.Middleware {
+		return func(next endpoint.Endpoint) endpoint.Endpoint {
+			return func(ctx context.Context, req any) (any, error) {
+				order = append(order, name)
+				return next(ctx, req)
 			}
-		}()
+		}
 	}
-	close(start)
-	wg.Wait()
-	close(other)
-	for err := range other {
-		t.Errorf("unexpected error: %v", err)
+	e := MakeServerEndpoints(f.svc, mark("outer"), mark("inner")).Wrap(mark("wrapped"))
+	calls := map[string]func() error{
+		"GetStock":    func() error { _, err := e.GetStock(anonCtx, "p1"); return err },
+		"AddStock":    func() error { _, err := e.AddStock(adminCtx, "p1", 5); return err },
+		"RemoveStock": func() error { _, err := e.RemoveStock(adminCtx, "p1", 1); return err },
+		"Reserve": func() error {
+			_, _, err := e.Reserve(serviceCtx, "o1", []Line{{"p1", 1}}, f.expires())
+			return err
+		},
+		"Commit":   func() error { _, err := e.Commit(serviceCtx, "o1"); return err },
+		"Release":  func() error { _, err := e.Release(serviceCtx, "o1"); return err },
+		"Return":   func() error { _, err := e.Return(serviceCtx, "o1"); return err },
+		"ListHeld": func() error { _, err := e.ListHeld(serviceCtx, f.expires(), shop.PageRequest{}); return err },
 	}
-	if won.Load() != 5 || lost.Load() != 45 {
-		t.Fatalf("%d won, %d lost; want 5 and 45", won.Load(), lost.Load())
+	for _, name := range []string{"AddStock", "GetStock", "RemoveStock", "Reserve", "Commit", "Release", "Return", "ListHeld"} {
+		order = nil
+		calls[name]()
+		if fmt.Sprint(order) != "[wrapped outer inner]" {
+			t.Errorf("%s passed through %v, want [wrapped outer inner]", name, order)
+		}
 	}
-	st, err := h.client(t, "").GetStock(context.Background(), "p1")
-	if err != nil || st != (Stock{ProductID: "p1", OnHand: 5, Reserved: 5, Available: 0}) {
-		t.Fatalf("stock = %+v, %v", st, err)
-	}
+	wantStock(t, f.svc, "p1", 4, 0)
 }

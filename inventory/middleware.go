@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 )
@@ -13,8 +12,9 @@ import (
 // logging or metrics.
 type Middleware func(Service) Service
 
-// LoggingMiddleware logs one line per call: the method, the product or order
-// ID, the quantity or number of lines, the request ID, how long the call
+// LoggingMiddleware logs one line per call through shop.LogCall: the method,
+// the product or order ID, the quantity or number of lines (and for Reserve
+// whether it created the reservation), the request ID, how long the call
 // took and its error (if any).
 func LoggingMiddleware(logger log.Logger) Middleware {
 	return func(next Service) Service { return loggingMiddleware{next: next, logger: logger} }
@@ -48,9 +48,9 @@ func (mw loggingMiddleware) RemoveStock(ctx context.Context, productID string, q
 	return mw.next.RemoveStock(ctx, productID, quantity)
 }
 
-func (mw loggingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, err error) {
+func (mw loggingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, created bool, err error) {
 	defer func(begin time.Time) {
-		mw.log(ctx, "Reserve", begin, err, "order_id", orderID, "lines", len(lines))
+		mw.log(ctx, "Reserve", begin, err, "order_id", orderID, "lines", len(lines), "created", created)
 	}(time.Now())
 	return mw.next.Reserve(ctx, orderID, lines, expiresAt)
 }
@@ -75,13 +75,13 @@ func (mw loggingMiddleware) ListHeld(ctx context.Context, createdBefore time.Tim
 	return mw.next.ListHeld(ctx, createdBefore, p)
 }
 
-// InstrumentingMiddleware counts calls in requests and records their
-// duration in seconds in latency, both labelled with "method" and "code"
-// (shop.CodeOf of the error, "" on success). shop.NewServiceMetrics
-// makes a matching pair.
-func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
+// InstrumentingMiddleware counts every call and records its duration through
+// m.Record, labelled with "method" and "code" (shop.CodeOf of the error, ""
+// on success). shop.NewServiceMetrics makes a Prometheus pair; any go-kit
+// counter and histogram fit.
+func InstrumentingMiddleware(m shop.ServiceMetrics) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
+		return instrumentingMiddleware{next: next, metrics: m}
 	}
 }
 
@@ -105,7 +105,7 @@ func (mw instrumentingMiddleware) RemoveStock(ctx context.Context, productID str
 	return mw.next.RemoveStock(ctx, productID, quantity)
 }
 
-func (mw instrumentingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, err error) {
+func (mw instrumentingMiddleware) Reserve(ctx context.Context, orderID string, lines []Line, expiresAt time.Time) (r Reservation, created bool, err error) {
 	defer func(begin time.Time) { mw.metrics.Record("Reserve", begin, err) }(time.Now())
 	return mw.next.Reserve(ctx, orderID, lines, expiresAt)
 }

@@ -53,19 +53,23 @@ func TestLoggingMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Reserve(shop.WithRequestID(serviceCtx, "req-43"), "o1", []Line{{"p1", 9}}, f.expires())
+	svc.Reserve(serviceCtx, "o2", []Line{{"p1", 1}, {"p1", 1}}, f.expires())
 
 	recs := logs.lines()
-	if len(recs) != 2 {
+	if len(recs) != 3 {
 		t.Fatalf("got %d log lines, want one per call: %v", len(recs), recs)
 	}
-	add, res := recs[0], recs[1]
+	add, res, ok := recs[0], recs[1], recs[2]
 	if add["method"] != "AddStock" || add["product_id"] != "p1" || add["quantity"] != "5" ||
 		add["request_id"] != "req-42" || add["err"] != "<nil>" || add["took"] == "" {
 		t.Errorf("AddStock line = %v", add)
 	}
 	if res["method"] != "Reserve" || res["order_id"] != "o1" || res["lines"] != "1" ||
-		res["request_id"] != "req-43" || !strings.Contains(res["err"], "not enough stock") {
+		res["request_id"] != "req-43" || !strings.Contains(res["err"], "not enough stock") || res["created"] != "false" {
 		t.Errorf("Reserve line = %v", res)
+	}
+	if ok["method"] != "Reserve" || ok["order_id"] != "o2" || ok["lines"] != "2" || ok["created"] != "true" || ok["err"] != "<nil>" {
+		t.Errorf("Reserve line of a created reservation = %v", ok)
 	}
 }
 
@@ -76,7 +80,7 @@ func TestInstrumentingMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := InstrumentingMiddleware(m.Requests, m.Latency)(f.svc)
+	svc := InstrumentingMiddleware(m)(f.svc)
 	svc.AddStock(adminCtx, "p1", 5)
 	svc.GetStock(context.Background(), "p1")
 	svc.GetStock(context.Background(), "nope")

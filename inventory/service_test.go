@@ -34,11 +34,11 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newTestStore(t testing.TB) *Store {
+func newTestStore(t testing.TB) *SQLiteStore {
 	t.Helper()
-	st, err := NewStore(context.Background(), filepath.Join(t.TempDir(), "inventory.db"))
+	st, err := OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "inventory.db"))
 	if err != nil {
-		t.Fatalf("NewStore: %v", err)
+		t.Fatalf("OpenSQLiteStore: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
@@ -46,7 +46,7 @@ func newTestStore(t testing.TB) *Store {
 
 // fixture is a service on a fresh store with a test clock.
 type fixture struct {
-	store   *Store
+	store   *SQLiteStore
 	clock   *testClock
 	svc     Service
 	expirer *Expirer
@@ -132,7 +132,7 @@ func TestStockAddGetRemove(t *testing.T) {
 func TestRemoveStockBelowReserved(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 10)
-	if _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 6}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 6}}, f.expires()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.svc.RemoveStock(adminCtx, "p1", 5)
@@ -182,7 +182,7 @@ func TestRoles(t *testing.T) {
 		"AddStock":    func(ctx context.Context) error { _, err := f.svc.AddStock(ctx, "p1", 1); return err },
 		"RemoveStock": func(ctx context.Context) error { _, err := f.svc.RemoveStock(ctx, "p1", 1); return err },
 		"Reserve": func(ctx context.Context) error {
-			_, err := f.svc.Reserve(ctx, "o-roles", []Line{{"p1", 1}}, exp)
+			_, _, err := f.svc.Reserve(ctx, "o-roles", []Line{{"p1", 1}}, exp)
 			return err
 		},
 		"Commit":  func(ctx context.Context) error { _, err := f.svc.Commit(ctx, "o-roles"); return err },
@@ -236,25 +236,25 @@ func TestValidation(t *testing.T) {
 		{"add empty product", func() error { _, err := f.svc.AddStock(adminCtx, "", 1); return err }, CodeInvalidProductID, "product_id"},
 		{"remove zero", func() error { _, err := f.svc.RemoveStock(adminCtx, "p1", 0); return err }, CodeInvalidQuantity, "quantity"},
 		{"remove too many", func() error { _, err := f.svc.RemoveStock(adminCtx, "p1", MaxQuantity+1); return err }, CodeInvalidQuantity, "quantity"},
-		{"reserve no order", func() error { _, err := f.svc.Reserve(serviceCtx, "", []Line{{"p1", 1}}, exp); return err }, CodeInvalidOrderID, "order_id"},
-		{"reserve long order", func() error { _, err := f.svc.Reserve(serviceCtx, long, []Line{{"p1", 1}}, exp); return err }, CodeInvalidOrderID, "order_id"},
-		{"reserve no lines", func() error { _, err := f.svc.Reserve(serviceCtx, "o1", nil, exp); return err }, CodeInvalidLines, "lines"},
-		{"reserve too many lines", func() error { _, err := f.svc.Reserve(serviceCtx, "o1", many, exp); return err }, CodeInvalidLines, "lines"},
+		{"reserve no order", func() error { _, _, err := f.svc.Reserve(serviceCtx, "", []Line{{"p1", 1}}, exp); return err }, CodeInvalidOrderID, "order_id"},
+		{"reserve long order", func() error { _, _, err := f.svc.Reserve(serviceCtx, long, []Line{{"p1", 1}}, exp); return err }, CodeInvalidOrderID, "order_id"},
+		{"reserve no lines", func() error { _, _, err := f.svc.Reserve(serviceCtx, "o1", nil, exp); return err }, CodeInvalidLines, "lines"},
+		{"reserve too many lines", func() error { _, _, err := f.svc.Reserve(serviceCtx, "o1", many, exp); return err }, CodeInvalidLines, "lines"},
 		{"reserve empty product", func() error {
-			_, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}, {"", 1}}, exp)
+			_, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}, {"", 1}}, exp)
 			return err
 		}, CodeInvalidProductID, "lines[1].product_id"},
 		{"reserve zero quantity", func() error {
-			_, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}, {"p1", 0}}, exp)
+			_, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}, {"p1", 0}}, exp)
 			return err
 		}, CodeInvalidQuantity, "lines[1].quantity"},
 		{"reserve huge quantity", func() error {
-			_, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", MaxQuantity + 1}}, exp)
+			_, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", MaxQuantity + 1}}, exp)
 			return err
 		}, CodeInvalidQuantity, "lines[0].quantity"},
-		{"reserve no expiry", func() error { _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}}, time.Time{}); return err }, CodeInvalidExpiresAt, "expires_at"},
+		{"reserve no expiry", func() error { _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}}, time.Time{}); return err }, CodeInvalidExpiresAt, "expires_at"},
 		{"reserve past expiry", func() error {
-			_, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}}, f.clock.Now().Add(-time.Second))
+			_, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}}, f.clock.Now().Add(-time.Second))
 			return err
 		}, CodeInvalidExpiresAt, "expires_at"},
 		{"commit no order", func() error { _, err := f.svc.Commit(serviceCtx, ""); return err }, CodeInvalidOrderID, "order_id"},
@@ -281,7 +281,7 @@ func TestReserveIsIdempotent(t *testing.T) {
 	f.add(t, "p2", 10)
 	lines := []Line{{"p2", 2}, {"p1", 3}}
 	exp := f.expires()
-	first, err := f.svc.Reserve(serviceCtx, "o1", lines, exp)
+	first, _, err := f.svc.Reserve(serviceCtx, "o1", lines, exp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,8 +291,7 @@ func TestReserveIsIdempotent(t *testing.T) {
 		t.Fatalf("first reservation = %+v", first)
 	}
 	f.clock.Advance(time.Minute)
-	var created bool
-	again, err := f.svc.Reserve(withCreatedFlag(serviceCtx, &created), "o1", []Line{{"p1", 3}, {"p2", 2}}, exp.Add(time.Hour))
+	again, created, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 3}, {"p2", 2}}, exp.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,11 +309,10 @@ func TestReserveIsIdempotent(t *testing.T) {
 func TestReserveMergesDuplicateLines(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 10)
-	var created bool
-	if _, err := f.svc.Reserve(withCreatedFlag(serviceCtx, &created), "o1", []Line{{"p1", 2}}, f.expires()); err != nil || !created {
+	if _, created, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, f.expires()); err != nil || !created {
 		t.Fatalf("Reserve: %v, created %v; want a created reservation", err, created)
 	}
-	r, err := f.svc.Reserve(serviceCtx, "o2", []Line{{"p1", 2}, {"p1", 3}}, f.expires())
+	r, _, err := f.svc.Reserve(serviceCtx, "o2", []Line{{"p1", 2}, {"p1", 3}}, f.expires())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +321,7 @@ func TestReserveMergesDuplicateLines(t *testing.T) {
 	}
 	wantStock(t, f.svc, "p1", 10, 7)
 	// The merged form is what a repeat is compared with.
-	if _, err := f.svc.Reserve(serviceCtx, "o2", []Line{{"p1", 5}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o2", []Line{{"p1", 5}}, f.expires()); err != nil {
 		t.Fatalf("repeat with the merged lines: %v", err)
 	}
 	wantStock(t, f.svc, "p1", 10, 7)
@@ -333,11 +331,11 @@ func TestReserveMismatch(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 10)
 	f.add(t, "p2", 10)
-	if _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, f.expires()); err != nil {
 		t.Fatal(err)
 	}
 	for _, lines := range [][]Line{{{"p1", 3}}, {{"p2", 2}}, {{"p1", 2}, {"p2", 1}}} {
-		_, err := f.svc.Reserve(serviceCtx, "o1", lines, f.expires())
+		_, _, err := f.svc.Reserve(serviceCtx, "o1", lines, f.expires())
 		wantErr(t, err, shop.ErrConflict, CodeReservationMismatch)
 	}
 	wantStock(t, f.svc, "p1", 10, 2)
@@ -348,7 +346,7 @@ func TestReserveAllOrNothing(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 10)
 	f.add(t, "p2", 1)
-	_, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 4}, {"p2", 2}}, f.expires())
+	_, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 4}, {"p2", 2}}, f.expires())
 	wantErr(t, err, shop.ErrConflict, CodeInsufficientStock)
 	if !strings.Contains(err.Error(), "p2") || !strings.Contains(err.Error(), "1 available") {
 		t.Fatalf("message %q should name p2 and its 1 available unit", err.Error())
@@ -360,14 +358,14 @@ func TestReserveAllOrNothing(t *testing.T) {
 	wantErr(t, err, shop.ErrNotFound, CodeReservationNotFound)
 
 	// A product without any stock row is short too.
-	_, err = f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}, {"ghost", 1}}, f.expires())
+	_, _, err = f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 1}, {"ghost", 1}}, f.expires())
 	wantErr(t, err, shop.ErrConflict, CodeInsufficientStock)
 	if !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("message %q should name the product", err.Error())
 	}
 	wantStock(t, f.svc, "p1", 10, 0)
 
-	if _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 4}, {"p2", 1}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 4}, {"p2", 1}}, f.expires()); err != nil {
 		t.Fatalf("reserving what is there: %v", err)
 	}
 	wantStock(t, f.svc, "p1", 10, 4)
@@ -379,10 +377,10 @@ func TestCommitAndRelease(t *testing.T) {
 	f.add(t, "p1", 10)
 	f.add(t, "p2", 10)
 	exp := f.expires()
-	if _, err := f.svc.Reserve(serviceCtx, "sold", []Line{{"p1", 3}, {"p2", 1}}, exp); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "sold", []Line{{"p1", 3}, {"p2", 1}}, exp); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Reserve(serviceCtx, "back", []Line{{"p1", 2}}, exp); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "back", []Line{{"p1", 2}}, exp); err != nil {
 		t.Fatal(err)
 	}
 	wantStock(t, f.svc, "p1", 10, 5)
@@ -424,14 +422,14 @@ func TestCommitAfterReleaseRetakesStock(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 5)
 	f.add(t, "p2", 5)
-	if _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 3}, {"p2", 2}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 3}, {"p2", 2}}, f.expires()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Release(serviceCtx, "o1"); err != nil {
 		t.Fatal(err)
 	}
 	// Someone else takes p2 meanwhile, leaving only 1.
-	if _, err := f.svc.Reserve(serviceCtx, "o2", []Line{{"p2", 4}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o2", []Line{{"p2", 4}}, f.expires()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.svc.Commit(serviceCtx, "o1")
@@ -464,7 +462,7 @@ func TestExpiry(t *testing.T) {
 		id  string
 		exp time.Time
 	}{{"a", short}, {"b", short}, {"c", long}, {"paid", short}, {"gone", short}} {
-		if _, err := f.svc.Reserve(serviceCtx, o.id, []Line{{"p1", 1}}, o.exp); err != nil {
+		if _, _, err := f.svc.Reserve(serviceCtx, o.id, []Line{{"p1", 1}}, o.exp); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -513,7 +511,7 @@ func TestExpiryInBatches(t *testing.T) {
 	f.expirer.batch = 3
 	f.add(t, "p1", 100)
 	for i := range 10 {
-		if _, err := f.svc.Reserve(serviceCtx, "o"+string(rune('a'+i)), []Line{{"p1", 2}}, f.expires()); err != nil {
+		if _, _, err := f.svc.Reserve(serviceCtx, "o"+string(rune('a'+i)), []Line{{"p1", 2}}, f.expires()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -525,17 +523,17 @@ func TestExpiryInBatches(t *testing.T) {
 }
 
 func TestRunExpiry(t *testing.T) {
-	f := newFixture(t)
+	var logs logRecorder
+	f := newFixture(t, WithLogger(&logs))
 	f.add(t, "p1", 10)
-	if _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 4}}, f.expires()); err != nil {
+	if _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 4}}, f.expires()); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs logRecorder
 	done := make(chan struct{})
 	go func() {
-		f.expirer.RunExpiry(ctx, 10*time.Millisecond, &logs)
+		f.expirer.RunExpiry(ctx, 10*time.Millisecond)
 		close(done)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -584,7 +582,7 @@ func TestSchemaRefusesOverselling(t *testing.T) {
 func TestStoreSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inv.db")
 	ctx := context.Background()
-	st, err := NewStore(ctx, path)
+	st, err := OpenSQLiteStore(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +591,7 @@ func TestStoreSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	exp := time.Now().Add(time.Hour)
-	if _, err := svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, exp); err != nil {
+	if _, _, err := svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, exp); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Ping(ctx); err != nil {
@@ -602,7 +600,7 @@ func TestStoreSurvivesReopen(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err = NewStore(ctx, path)
+	st, err = OpenSQLiteStore(ctx, path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -613,4 +611,98 @@ func TestStoreSurvivesReopen(t *testing.T) {
 	if err != nil || !r.ExpiresAt.Equal(exp) {
 		t.Fatalf("Commit after reopen = %+v, %v", r, err)
 	}
+}
+
+// An option given a value it cannot use makes NewService (and NewExpirer)
+// panic with a message naming the option.
+func TestOptionsPanicOnUnusableValues(t *testing.T) {
+	st := newTestStore(t)
+	for _, tc := range []struct {
+		name    string
+		opt     Option
+		expirer bool // NewExpirer uses the option too
+	}{
+		{"WithClock", WithClock(nil), true},
+		{"WithProductCheck", WithProductCheck(nil), false},
+		{"WithLogger", WithLogger(nil), true},
+	} {
+		news := map[string]func(){"NewService": func() { NewService(st, tc.opt) }}
+		if tc.expirer {
+			news["NewExpirer"] = func() { NewExpirer(st, tc.opt) }
+		}
+		for name, make := range news {
+			func() {
+				defer func() {
+					msg, _ := recover().(string)
+					if !strings.Contains(msg, tc.name) {
+						t.Errorf("%s(%s(nil)) panicked with %q, want a message naming %s", name, tc.name, msg, tc.name)
+					}
+				}()
+				make()
+			}()
+		}
+	}
+	// Building the option alone does not panic; nil stores do.
+	_ = WithClock(nil)
+	for name, make := range map[string]func(){
+		"NewService": func() { NewService(nil) },
+		"NewExpirer": func() { NewExpirer(nil) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s(nil) did not panic", name)
+				}
+			}()
+			make()
+		}()
+	}
+}
+
+// A paid order whose units went to others after its hold lapsed is logged
+// by the service itself (WithLogger), at error level, with the order.
+func TestLateCommitWithoutUnitsIsLogged(t *testing.T) {
+	var logs logRecorder
+	f := newFixture(t, WithLogger(&logs))
+	f.add(t, "p1", 2)
+	if _, _, err := f.svc.Reserve(serviceCtx, "late", []Line{{"p1", 2}}, f.expires()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Release(serviceCtx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Reserve(serviceCtx, "other", []Line{{"p1", 1}}, f.expires()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Commit(serviceCtx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.lines(); len(got) != 0 {
+		t.Fatalf("ordinary calls logged %v", got)
+	}
+	_, err := f.svc.Commit(shop.WithRequestID(serviceCtx, "req-7"), "late")
+	wantErr(t, err, shop.ErrConflict, CodeReservationReleased)
+	recs := logs.lines()
+	if len(recs) != 1 || recs[0]["level"] != "error" || recs[0]["order_id"] != "late" || recs[0]["request_id"] != "req-7" {
+		t.Fatalf("log = %v, want one error line for order late", recs)
+	}
+}
+
+// A repeat of a reservation still finds it once its expiry has passed; only
+// a new reservation needs an expiry in the future.
+func TestReserveRepeatAfterExpiresAt(t *testing.T) {
+	f := newFixture(t)
+	f.add(t, "p1", 5)
+	exp := f.clock.Now().Add(time.Minute)
+	if _, _, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, exp); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	r, created, err := f.svc.Reserve(serviceCtx, "o1", []Line{{"p1", 2}}, exp)
+	if err != nil || created || r.Status != ReservationHeld || !r.ExpiresAt.Equal(exp) {
+		t.Fatalf("repeat after its expiry = %+v, created %v, err %v", r, created, err)
+	}
+	_, _, err = f.svc.Reserve(serviceCtx, "o2", []Line{{"p1", 2}}, exp)
+	wantErr(t, err, shop.ErrInvalid, CodeInvalidExpiresAt)
+	wantStock(t, f.svc, "p1", 5, 2)
 }

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/kitshop/shop"
@@ -16,34 +15,130 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Store keeps stock and reservations in a SQLite database. Every change of a
+// Store keeps stock and reservations for the Service, in the inventory's
+// own terms. The service validates every argument first (IDs, quantities in
+// 1..MaxQuantity, lines merged so that no product appears twice, times in
+// UTC), so a store only keeps records and their promises. SQLiteStore is
+// the repository's; package inventorytest runs the inventory's behaviour
+// against a service on any store, and its tests hold a small in-memory one.
+//
+// Every method is safe for concurrent use and atomic: a call changes all it
+// says or nothing, and concurrent calls behave as if they ran one after
+// another. Above all, reserved never exceeds on hand and neither goes below
+// zero, however calls race: that is what keeps buyers from overselling.
+// Errors a caller can act on are shop errors with the kind and code each
+// method names (shop.E with the Code constants of this package); anything
+// else (a lost connection) is returned as it is.
+type Store interface {
+	// Stock returns the stock of productID, or ErrNotFound CodeStockNotFound
+	// when none was ever recorded.
+	Stock(ctx context.Context, productID string) (Stock, error)
+	// AddStock adds quantity units on hand of productID, recording its stock
+	// (with nothing reserved) if it had none, and returns the stock after.
+	AddStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error)
+	// RemoveStock takes quantity units off hand of productID if at least
+	// that many are available (on hand minus reserved), and returns the stock
+	// after. Fewer available is ErrConflict CodeInsufficientStock, with a
+	// message naming the product and what is available; no stock recorded
+	// is ErrNotFound CodeStockNotFound.
+	RemoveStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error)
+
+	// Reservation returns the reservation of orderID, or ErrNotFound
+	// CodeReservationNotFound.
+	Reservation(ctx context.Context, orderID string) (Reservation, error)
+	// Reserve keeps r, a new held reservation (its CreatedAt is now), and
+	// adds each of its lines to the reserved units of the line's product, all
+	// or nothing. If r.OrderID already has a reservation, Reserve changes
+	// nothing and returns that one, with created false; the service compares
+	// the lines. A line whose product has fewer units available than it asks
+	// for, or no stock recorded, is ErrConflict CodeInsufficientStock with a
+	// message naming the product and what is available, and nothing is kept.
+	// The reservation returned keeps the order of r.Lines.
+	Reserve(ctx context.Context, r Reservation) (_ Reservation, created bool, err error)
+	// Commit sells the units of orderID's reservation, marking it
+	// ReservationCommitted, and returns it; by the status it finds:
+	//   - held: the units leave both reserved and on hand;
+	//   - released or expired: the units leave on hand if every line's
+	//     product has them available; else ErrConflict
+	//     CodeReservationReleased naming the short product, and nothing
+	//     changes;
+	//   - committed or returned: nothing changes and the reservation is
+	//     returned as it is (a repeated payment event).
+	// No reservation is ErrNotFound CodeReservationNotFound.
+	Commit(ctx context.Context, orderID string, now time.Time) (Reservation, error)
+	// Release gives the units of orderID's held reservation back to
+	// available (they leave reserved) and marks it ReservationReleased,
+	// returning it. A released or expired reservation is returned unchanged;
+	// a committed or returned one is ErrConflict CodeReservationCommitted;
+	// no reservation is ErrNotFound CodeReservationNotFound.
+	Release(ctx context.Context, orderID string, now time.Time) (Reservation, error)
+	// Return puts the units of orderID's committed reservation back on hand
+	// and marks it ReservationReturned, returning it. A returned reservation
+	// is returned unchanged; one in any other status is ErrConflict
+	// CodeReservationNotCommitted; no reservation is ErrNotFound
+	// CodeReservationNotFound.
+	Return(ctx context.Context, orderID string, now time.Time) (Reservation, error)
+	// ExpireHeld marks up to limit held reservations whose ExpiresAt is at
+	// or before now ReservationExpired, soonest expiry first, giving their
+	// units back to available, and returns how many it expired. The
+	// Expirer calls it until it returns fewer than limit.
+	ExpireHeld(ctx context.Context, now time.Time, limit int) (int, error)
+	// ListHeld returns up to limit held reservations created before
+	// createdBefore whose order ID sorts after after (byte-wise, "" for
+	// the start), in order of their order IDs, with their lines. It returns
+	// an empty or nil slice when there are none.
+	ListHeld(ctx context.Context, createdBefore time.Time, after string, limit int) ([]Reservation, error)
+}
+
+// SQLiteStore is the Store in a SQLite database. Every change of a
 // reservation and the stock it holds happens in one write transaction, and
 // CHECK constraints refuse any row with reserved < 0 or on_hand < reserved,
-// so no sequence of calls can oversell. Use it through NewService and
-// NewExpirer.
-type Store struct {
+// so no sequence of calls can oversell. Open one with OpenSQLiteStore, or
+// run one on a database of your own with NewSQLiteStore.
+type SQLiteStore struct {
 	db *sqlitedb.DB
 }
 
-// NewStore opens (creating if needed) the inventory database at path and
-// brings its schema up to date.
-func NewStore(ctx context.Context, path string) (*Store, error) {
-	migrations, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlitedb.Open(ctx, path, migrations)
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLiteStore opens (creating if needed) the inventory database file at
+// path the shop's way (WAL, busy timeout, foreign keys, one writer
+// connection with group commit) and brings its schema up to date. Close the
+// store when done.
+func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
+	db, err := sqlitedb.OpenDir(ctx, path, migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("inventory store: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &SQLiteStore{db: db}, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// NewSQLiteStore returns a store on db, a SQLite database (modernc.org/sqlite
+// driver) the caller opened and configured; run Migrate on it first. Writes
+// still go through one queue with group commit. Give db a busy timeout
+// (_pragma=busy_timeout(5000)) if other code writes to it too. Nothing is
+// prepared up front: write statements are prepared on first use, so
+// NewSQLiteStore cannot fail. Closing the store leaves db open.
+func NewSQLiteStore(db *sql.DB) *SQLiteStore {
+	return &SQLiteStore{db: sqlitedb.FromDB(db)}
+}
+
+// Migrate brings the inventory's tables in db up to date (the migrations in
+// migrations/*.sql, each applied once), for NewSQLiteStore. It is safe to
+// run on every start and from several processes at once.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	if err := sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations"); err != nil {
+		return fmt.Errorf("inventory migrations: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database (for a store from NewSQLiteStore it only stops
+// the write queue and leaves the caller's database open).
+func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers, for readiness probes.
-func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // timeLayout is RFC 3339 in UTC with all nine fractional digits, so that
 // stored times compare correctly as text.
@@ -90,7 +185,8 @@ func readStock(ctx context.Context, q querier, productID string) (st Stock, ok b
 	return newStock(productID, onHand, reserved), true, nil
 }
 
-func (s *Store) stock(ctx context.Context, productID string) (Stock, error) {
+// Stock implements Store.
+func (s *SQLiteStore) Stock(ctx context.Context, productID string) (Stock, error) {
 	st, ok, err := readStock(ctx, s.db.R, productID)
 	if err != nil {
 		return Stock{}, err
@@ -101,19 +197,26 @@ func (s *Store) stock(ctx context.Context, productID string) (Stock, error) {
 	return st, nil
 }
 
-func (s *Store) addStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error) {
-	var onHand, reserved int64
-	err := s.db.W.QueryRowContext(ctx, `
-		INSERT INTO stock (product_id, on_hand, reserved, updated_at) VALUES (?, ?, 0, ?)
-		ON CONFLICT (product_id) DO UPDATE SET on_hand = on_hand + excluded.on_hand, updated_at = excluded.updated_at
-		RETURNING on_hand, reserved`, productID, quantity, formatTime(now)).Scan(&onHand, &reserved)
-	if err != nil {
-		return Stock{}, fmt.Errorf("add stock of %s: %w", productID, err)
-	}
-	return newStock(productID, onHand, reserved), nil
+// AddStock implements Store.
+func (s *SQLiteStore) AddStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error) {
+	var st Stock
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		var onHand, reserved int64
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO stock (product_id, on_hand, reserved, updated_at) VALUES (?, ?, 0, ?)
+			ON CONFLICT (product_id) DO UPDATE SET on_hand = on_hand + excluded.on_hand, updated_at = excluded.updated_at
+			RETURNING on_hand, reserved`, productID, quantity, formatTime(now)).Scan(&onHand, &reserved)
+		if err != nil {
+			return fmt.Errorf("add stock of %s: %w", productID, err)
+		}
+		st = newStock(productID, onHand, reserved)
+		return nil
+	})
+	return st, err
 }
 
-func (s *Store) removeStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error) {
+// RemoveStock implements Store.
+func (s *SQLiteStore) RemoveStock(ctx context.Context, productID string, quantity int64, now time.Time) (Stock, error) {
 	var st Stock
 	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var onHand, reserved int64
@@ -187,26 +290,33 @@ func loadLines(ctx context.Context, q querier, orderID string) ([]Line, error) {
 	return lines, nil
 }
 
-// reserve holds lines (merged: no product twice) for orderID, or returns the
-// reservation the order already has. created tells which happened.
-func (s *Store) reserve(ctx context.Context, orderID string, lines []Line, now, expiresAt time.Time) (r Reservation, created bool, err error) {
+// Reservation implements Store.
+func (s *SQLiteStore) Reservation(ctx context.Context, orderID string) (Reservation, error) {
+	r, ok, err := loadReservation(ctx, s.db.R, orderID)
+	switch {
+	case err != nil:
+		return Reservation{}, err
+	case !ok:
+		return Reservation{}, reservationNotFound(orderID)
+	}
+	return r, nil
+}
+
+// Reserve implements Store: one transaction that looks for the order's
+// reservation, reserves each line with a conditional UPDATE and inserts the
+// reservation and its lines.
+func (s *SQLiteStore) Reserve(ctx context.Context, want Reservation) (r Reservation, created bool, err error) {
+	orderID, lines := want.OrderID, want.Lines
 	err = s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		existing, ok, err := loadReservation(ctx, tx, orderID)
 		if err != nil {
 			return err
 		}
 		if ok {
-			if !sameLines(existing.Lines, lines) {
-				return shop.E(shop.ErrConflict, CodeReservationMismatch,
-					"order %s already holds a reservation with other lines", orderID)
-			}
 			r = existing
 			return nil
 		}
-		if !expiresAt.After(now) {
-			return shop.E(shop.ErrInvalid, CodeInvalidExpiresAt, "expires_at must be in the future")
-		}
-		ts := formatTime(now)
+		ts := formatTime(want.CreatedAt)
 		for _, l := range lines {
 			res, err := tx.ExecContext(ctx, `
 				UPDATE stock SET reserved = reserved + ?1, updated_at = ?2
@@ -226,10 +336,10 @@ func (s *Store) reserve(ctx context.Context, orderID string, lines []Line, now, 
 			}
 		}
 		r = Reservation{OrderID: orderID, Status: ReservationHeld, Lines: lines,
-			CreatedAt: now.UTC().Round(0), ExpiresAt: expiresAt.UTC().Round(0)}
+			CreatedAt: want.CreatedAt.UTC().Round(0), ExpiresAt: want.ExpiresAt.UTC().Round(0)}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO reservations (order_id, status, created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
-			orderID, ReservationHeld, ts, formatTime(expiresAt), ts); err != nil {
+			orderID, ReservationHeld, ts, formatTime(want.ExpiresAt), ts); err != nil {
 			return fmt.Errorf("insert reservation %s: %w", orderID, err)
 		}
 		for i, l := range lines {
@@ -295,7 +405,8 @@ func corrupt(r Reservation) func(Line) error {
 	}
 }
 
-func (s *Store) commit(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
+// Commit implements Store.
+func (s *SQLiteStore) Commit(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
 	var r Reservation
 	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var ok bool
@@ -327,7 +438,8 @@ func (s *Store) commit(ctx context.Context, orderID string, now time.Time) (Rese
 	return r, nil
 }
 
-func (s *Store) release(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
+// Release implements Store.
+func (s *SQLiteStore) Release(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
 	var r Reservation
 	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var ok bool
@@ -353,9 +465,8 @@ func (s *Store) release(ctx context.Context, orderID string, now time.Time) (Res
 	return r, nil
 }
 
-// expire expires up to limit held reservations whose expiry is at or before
-// now, in one transaction, and returns how many it expired.
-func (s *Store) expire(ctx context.Context, now time.Time, limit int) (int, error) {
+// ExpireHeld implements Store, in one transaction.
+func (s *SQLiteStore) ExpireHeld(ctx context.Context, now time.Time, limit int) (int, error) {
 	n := 0
 	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
@@ -396,9 +507,8 @@ func (s *Store) expire(ctx context.Context, now time.Time, limit int) (int, erro
 	return n, nil
 }
 
-// giveBack puts the units of a committed reservation back on hand and marks
-// it returned. A returned reservation is left as it is.
-func (s *Store) giveBack(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
+// Return implements Store.
+func (s *SQLiteStore) Return(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
 	var r Reservation
 	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		var ok bool
@@ -429,42 +539,37 @@ func (s *Store) giveBack(ctx context.Context, orderID string, now time.Time) (Re
 // returnSold puts sold units back on hand.
 const returnSold = `UPDATE stock SET on_hand = on_hand + ?1, updated_at = ?2 WHERE product_id = ?3`
 
-// listHeld returns a page of held reservations created before createdBefore,
-// by order ID, starting after the order ID after ("" for the first page).
-func (s *Store) listHeld(ctx context.Context, createdBefore time.Time, after string, limit int) (shop.Page[Reservation], error) {
+// ListHeld implements Store.
+func (s *SQLiteStore) ListHeld(ctx context.Context, createdBefore time.Time, after string, limit int) ([]Reservation, error) {
 	rows, err := s.db.R.QueryContext(ctx, `
 		SELECT order_id FROM reservations
 		WHERE status = 'held' AND order_id > ? AND created_at < ?
-		ORDER BY order_id LIMIT ?`, after, formatTime(createdBefore), limit+1)
+		ORDER BY order_id LIMIT ?`, after, formatTime(createdBefore), limit)
 	if err != nil {
-		return shop.Page[Reservation]{}, fmt.Errorf("list held reservations: %w", err)
+		return nil, fmt.Errorf("list held reservations: %w", err)
 	}
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return shop.Page[Reservation]{}, fmt.Errorf("list held reservations: %w", err)
+			return nil, fmt.Errorf("list held reservations: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return shop.Page[Reservation]{}, fmt.Errorf("list held reservations: %w", err)
+		return nil, fmt.Errorf("list held reservations: %w", err)
 	}
-	page := shop.Page[Reservation]{Items: []Reservation{}}
-	if len(ids) > limit {
-		ids = ids[:limit]
-		page.NextCursor = shop.EncodeCursor(ids[limit-1])
-	}
+	held := make([]Reservation, 0, len(ids))
 	for _, id := range ids {
 		r, ok, err := loadReservation(ctx, s.db.R, id)
 		if err != nil {
-			return shop.Page[Reservation]{}, err
+			return nil, err
 		}
 		if ok {
-			page.Items = append(page.Items, r)
+			held = append(held, r)
 		}
 	}
-	return page, nil
+	return held, nil
 }

@@ -26,13 +26,13 @@ func TestMigrationKeepsReservations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := &Store{db: old}
+	v1 := &SQLiteStore{db: old}
 	svc := NewService(v1)
 	if _, err := svc.AddStock(adminCtx, "p1", 10); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range []string{"held", "sold"} {
-		if _, err := svc.Reserve(serviceCtx, o, []Line{{"p1", 3}}, time.Now().Add(time.Hour)); err != nil {
+		if _, _, err := svc.Reserve(serviceCtx, o, []Line{{"p1", 3}}, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,7 +41,7 @@ func TestMigrationKeepsReservations(t *testing.T) {
 	}
 	old.Close()
 
-	st, err := NewStore(ctx, path)
+	st, err := OpenSQLiteStore(ctx, path)
 	if err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
@@ -66,7 +66,7 @@ func TestListHeldPages(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, "p1", 100)
 	for _, o := range []string{"o1", "o2", "o3", "o4", "o5"} {
-		if _, err := f.svc.Reserve(serviceCtx, o, []Line{{"p1", 1}}, f.expires()); err != nil {
+		if _, _, err := f.svc.Reserve(serviceCtx, o, []Line{{"p1", 1}}, f.expires()); err != nil {
 			t.Fatal(err)
 		}
 	}
