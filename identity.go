@@ -105,3 +105,18 @@ func RequestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
+
+// Authenticate returns ctx carrying the identity token stands for, as v
+// verifies it: what every transport does with the bearer token it carries.
+// An empty token leaves the caller anonymous; a bad one is recorded, so that
+// Authenticated reports why and routes needing no identity still work.
+func Authenticate(ctx context.Context, v Verifier, token string) context.Context {
+	if token == "" {
+		return ctx
+	}
+	id, err := v.Verify(ctx, token)
+	if err != nil {
+		return WithAuthError(ctx, err)
+	}
+	return WithIdentity(ctx, id)
+}

@@ -556,3 +556,55 @@ func TestErrorDetailRoundTrip(t *testing.T) {
 		t.Fatalf("unexpected error came back as %v", err)
 	}
 }
+
+type replyResponse struct {
+	N   int   `json:"n"`
+	Err error `json:"-"`
+}
+
+func (r replyResponse) Failed() error { return r.Err }
+
+func TestReplyRoundTrip(t *testing.T) {
+	failed := func(err error) replyResponse { return replyResponse{Err: err} }
+	body, err := shop.MarshalReply(replyResponse{N: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := shop.UnmarshalReply(body, failed); err != nil || r.N != 7 || r.Err != nil {
+		t.Fatalf("success = %+v, %v", r, err)
+	}
+	body, _ = shop.MarshalReply(replyResponse{Err: shop.E(shop.ErrNotFound, "thing_not_found", "no thing")})
+	r, err := shop.UnmarshalReply(body, failed)
+	if err != nil || !errors.Is(r.Err, shop.ErrNotFound) || shop.CodeOf(r.Err) != "thing_not_found" {
+		t.Fatalf("business error = %+v, %v (%s)", r, err, body)
+	}
+	body = shop.MarshalErrorReply(errors.New("secret path /x"))
+	if r, err := shop.UnmarshalReply(body, failed); err != nil || shop.KindOf(r.Err) != nil || strings.Contains(string(body), "secret") {
+		t.Fatalf("unexpected error = %+v, %v (%s)", r, err, body)
+	}
+	if _, err := shop.UnmarshalReply([]byte("nope"), failed); err == nil {
+		t.Fatal("a body that is no reply decoded")
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	v := verifierFunc(func(_ context.Context, token string) (shop.Identity, error) {
+		if token == "good" {
+			return shop.Identity{UserID: "u1", Role: shop.RoleAdmin}, nil
+		}
+		return shop.Identity{}, shop.E(shop.ErrUnauthenticated, "invalid_token", "bad token")
+	})
+	if _, err := shop.Authenticated(shop.Authenticate(context.Background(), v, "")); shop.CodeOf(err) != "missing_token" {
+		t.Fatalf("no token: %v", err)
+	}
+	if id, err := shop.Authenticated(shop.Authenticate(context.Background(), v, "good")); err != nil || id.UserID != "u1" {
+		t.Fatalf("good token: %+v, %v", id, err)
+	}
+	if _, err := shop.Authenticated(shop.Authenticate(context.Background(), v, "bad")); shop.CodeOf(err) != "invalid_token" {
+		t.Fatalf("bad token: %v", err)
+	}
+}
+
+type verifierFunc func(ctx context.Context, token string) (shop.Identity, error)
+
+func (f verifierFunc) Verify(ctx context.Context, token string) (shop.Identity, error) { return f(ctx, token) }

@@ -35,11 +35,7 @@ func Authenticate(v shop.Verifier) func(context.Context, *http.Request) context.
 		if !ok {
 			return shop.WithAuthError(ctx, shop.E(shop.ErrUnauthenticated, "invalid_token", "the Authorization header must be \"Bearer <token>\""))
 		}
-		id, err := v.Verify(ctx, token)
-		if err != nil {
-			return shop.WithAuthError(ctx, err)
-		}
-		return shop.WithIdentity(ctx, id)
+		return shop.Authenticate(ctx, v, token)
 	}
 }
 
