@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 	if err != nil {
 		return err
 	}
-	store, err := user.NewStore(ctx, filepath.Join(s.DataDir, "user.db"))
+	store, err := user.OpenSQLiteStore(ctx, filepath.Join(s.DataDir, "user.db"))
 	if err != nil {
 		return config.DataDirError(err)
 	}
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready ...func(net
 }
 
 // serve runs the HTTP server on store until ctx is cancelled.
-func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Tokens, store *user.Store, start time.Time, ready []func(net.Addr)) error {
+func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Tokens, store *user.SQLiteStore, start time.Time, ready []func(net.Addr)) error {
 	if s.AdminEmail != "" {
 		admin, err := s.EnsureAdmin(ctx, store)
 		if err != nil {
@@ -107,9 +107,8 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	if err != nil {
 		return err
 	}
-	svc := user.NewService(store, tokens, user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
-	svc = user.LoggingMiddleware(log.With(logger, "component", "user"))(svc)
-	svc = user.InstrumentingMiddleware(metrics.Requests, metrics.Latency)(svc)
+	svc := user.New(store, tokens, log.With(logger, "component", "user"), metrics,
+		user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
 
 	mux := http.NewServeMux()
 	// Tokens of accounts that are gone or disabled stop working within

@@ -85,7 +85,7 @@ func (s *Settings) Check(fs *flag.FlagSet) error {
 // user.EnsureAdmin). Without -admin-email it does nothing and returns the
 // zero User. Its error names the setting at fault and never holds the
 // password.
-func (s *Settings) EnsureAdmin(ctx context.Context, store *user.Store) (user.User, error) {
+func (s *Settings) EnsureAdmin(ctx context.Context, store user.Store) (user.User, error) {
 	if s.AdminEmail == "" {
 		return user.User{}, nil
 	}
