@@ -2,17 +2,22 @@ package order
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/go-kit/kit/endpoint"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/unpack"
 )
 
-// Endpoints collects the order service's endpoints. On the server side
-// MakeServerEndpoints builds it from a Service; on the client side
-// MakeClientEndpoints builds it from a remote address, and Endpoints then
-// implements Service itself.
+// Endpoints collects the order service's endpoints, one per Service method.
+// On the server side MakeServerEndpoints builds it from a Service; on the
+// client side MakeClientEndpoints builds it from a remote address, and
+// Endpoints then implements Service itself.
+//
+// Each endpoint takes the request type named after its method (a
+// PlaceOrderRequest for PlaceOrderEndpoint, and so on) and returns an
+// OrderResponse, or a ListOrdersResponse for ListOrdersEndpoint. Business
+// errors travel in the response (endpoint.Failer); an endpoint itself fails
+// only for transport trouble.
 type Endpoints struct {
 	PlaceOrderEndpoint  endpoint.Endpoint
 	GetOrderEndpoint    endpoint.Endpoint
@@ -22,83 +27,139 @@ type Endpoints struct {
 	RefundOrderEndpoint endpoint.Endpoint
 }
 
-// MakeServerEndpoints returns endpoints that call s.
-func MakeServerEndpoints(s Service) Endpoints {
+// MakeServerEndpoints returns endpoints that call s, each wrapped in mw (the
+// first middleware is the outermost).
+func MakeServerEndpoints(s Service, mw ...endpoint.Middleware) Endpoints {
+	e := Endpoints{
+		PlaceOrderEndpoint:  MakePlaceOrderEndpoint(s),
+		GetOrderEndpoint:    MakeGetOrderEndpoint(s),
+		ListOrdersEndpoint:  MakeListOrdersEndpoint(s),
+		PayOrderEndpoint:    MakePayOrderEndpoint(s),
+		CancelOrderEndpoint: MakeCancelOrderEndpoint(s),
+		RefundOrderEndpoint: MakeRefundOrderEndpoint(s),
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		e = e.Wrap(mw[i])
+	}
+	return e
+}
+
+// Wrap returns the endpoints, each wrapped in mw.
+func (e Endpoints) Wrap(mw endpoint.Middleware) Endpoints {
 	return Endpoints{
-		PlaceOrderEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(PlaceOrderRequest)
-			o, err := s.PlaceOrder(ctx, NewOrder(req))
-			return OrderResponse{Order: o, Err: err, Created: true}, nil
-		},
-		GetOrderEndpoint: func(ctx context.Context, request any) (any, error) {
-			o, err := s.GetOrder(ctx, request.(GetOrderRequest).ID)
-			return OrderResponse{Order: o, Err: err}, nil
-		},
-		ListOrdersEndpoint: func(ctx context.Context, request any) (any, error) {
-			p, err := s.ListOrders(ctx, request.(ListOrdersRequest).PageRequest)
-			return ListOrdersResponse{Page: p, Err: err}, nil
-		},
-		PayOrderEndpoint: func(ctx context.Context, request any) (any, error) {
-			req := request.(PayOrderRequest)
-			o, err := s.PayOrder(ctx, req.ID, req.CardNumber)
-			return OrderResponse{Order: o, Err: err}, nil
-		},
-		CancelOrderEndpoint: func(ctx context.Context, request any) (any, error) {
-			o, err := s.CancelOrder(ctx, request.(CancelOrderRequest).ID)
-			return OrderResponse{Order: o, Err: err}, nil
-		},
-		RefundOrderEndpoint: func(ctx context.Context, request any) (any, error) {
-			o, err := s.RefundOrder(ctx, request.(RefundOrderRequest).ID)
-			return OrderResponse{Order: o, Err: err}, nil
-		},
+		PlaceOrderEndpoint:  mw(e.PlaceOrderEndpoint),
+		GetOrderEndpoint:    mw(e.GetOrderEndpoint),
+		ListOrdersEndpoint:  mw(e.ListOrdersEndpoint),
+		PayOrderEndpoint:    mw(e.PayOrderEndpoint),
+		CancelOrderEndpoint: mw(e.CancelOrderEndpoint),
+		RefundOrderEndpoint: mw(e.RefundOrderEndpoint),
 	}
 }
 
-// PlaceOrderRequest is the body of POST /orders; the idempotency key comes
-// from the Idempotency-Key header.
-type PlaceOrderRequest struct {
-	Items          []Item `json:"items"`
-	IdempotencyKey string `json:"-"`
+// MakePlaceOrderEndpoint returns an endpoint that calls s.PlaceOrder with a
+// PlaceOrderRequest and answers an OrderResponse.
+func MakePlaceOrderEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(PlaceOrderRequest)
+		o, err := s.PlaceOrder(ctx, NewOrder(req))
+		return OrderResponse{Order: o, Err: err}, nil
+	}
 }
 
-// GetOrderRequest names one order.
-type GetOrderRequest struct{ ID string }
+// MakeGetOrderEndpoint returns an endpoint that calls s.GetOrder with a
+// GetOrderRequest and answers an OrderResponse.
+func MakeGetOrderEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		o, err := s.GetOrder(ctx, request.(GetOrderRequest).ID)
+		return OrderResponse{Order: o, Err: err}, nil
+	}
+}
 
-// ListOrdersRequest asks for one page of orders.
-type ListOrdersRequest struct{ shop.PageRequest }
+// MakeListOrdersEndpoint returns an endpoint that calls s.ListOrders with a
+// ListOrdersRequest and answers a ListOrdersResponse.
+func MakeListOrdersEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		p, err := s.ListOrders(ctx, request.(ListOrdersRequest).PageRequest)
+		return ListOrdersResponse{Page: p, Err: err}, nil
+	}
+}
 
-// PayOrderRequest is POST /orders/{id}/pay.
+// MakePayOrderEndpoint returns an endpoint that calls s.PayOrder with a
+// PayOrderRequest and answers an OrderResponse.
+func MakePayOrderEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		req := request.(PayOrderRequest)
+		o, err := s.PayOrder(ctx, req.ID, req.CardNumber)
+		return OrderResponse{Order: o, Err: err}, nil
+	}
+}
+
+// MakeCancelOrderEndpoint returns an endpoint that calls s.CancelOrder with
+// a CancelOrderRequest and answers an OrderResponse.
+func MakeCancelOrderEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		o, err := s.CancelOrder(ctx, request.(CancelOrderRequest).ID)
+		return OrderResponse{Order: o, Err: err}, nil
+	}
+}
+
+// MakeRefundOrderEndpoint returns an endpoint that calls s.RefundOrder with
+// a RefundOrderRequest and answers an OrderResponse.
+func MakeRefundOrderEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		o, err := s.RefundOrder(ctx, request.(RefundOrderRequest).ID)
+		return OrderResponse{Order: o, Err: err}, nil
+	}
+}
+
+// PlaceOrderRequest asks to place an order (Service.PlaceOrder): the items,
+// and the idempotency key that makes a retry return the first order (see
+// NewOrder.IdempotencyKey). A transport may carry the key apart from the
+// items, as its own metadata.
+type PlaceOrderRequest struct {
+	Items          []Item `json:"items"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// GetOrderRequest names one order (Service.GetOrder).
+type GetOrderRequest struct {
+	ID string `json:"id"`
+}
+
+// ListOrdersRequest asks for one page of orders (Service.ListOrders); its
+// fields are shop.PageRequest's, "limit" and "cursor".
+type ListOrdersRequest struct {
+	shop.PageRequest
+}
+
+// PayOrderRequest asks to pay an order with a card (Service.PayOrder).
 type PayOrderRequest struct {
-	ID         string `json:"-"`
+	ID         string `json:"id"`
 	CardNumber string `json:"card_number"`
 }
 
-// CancelOrderRequest is POST /orders/{id}/cancel.
-type CancelOrderRequest struct{ ID string }
+// CancelOrderRequest names the order to cancel (Service.CancelOrder).
+type CancelOrderRequest struct {
+	ID string `json:"id"`
+}
 
-// RefundOrderRequest is POST /orders/{id}/refund.
-type RefundOrderRequest struct{ ID string }
+// RefundOrderRequest names the order to refund (Service.RefundOrder).
+type RefundOrderRequest struct {
+	ID string `json:"id"`
+}
 
-// OrderResponse carries one order, or the business error that prevented it.
+// OrderResponse carries one order, or the business error that prevented
+// it. It marshals to the Order object itself.
 type OrderResponse struct {
 	Order
 	Err error `json:"-"`
-	// Created makes the HTTP status 201 (a placed order).
-	Created bool `json:"-"`
 }
 
 // Failed implements endpoint.Failer.
 func (r OrderResponse) Failed() error { return r.Err }
 
-// StatusCode is 201 for a placed order, 200 otherwise.
-func (r OrderResponse) StatusCode() int {
-	if r.Created {
-		return http.StatusCreated
-	}
-	return http.StatusOK
-}
-
-// ListOrdersResponse carries one page of orders.
+// ListOrdersResponse carries one page of orders ("items", "next_cursor"),
+// or the business error that prevented it.
 type ListOrdersResponse struct {
 	shop.Page[Order]
 	Err error `json:"-"`

@@ -312,7 +312,7 @@ type slowInventory struct {
 	delay time.Duration
 }
 
-func (s slowInventory) Reserve(ctx context.Context, orderID string, lines []inventory.Line, expiresAt time.Time) (inventory.Reservation, error) {
+func (s slowInventory) Reserve(ctx context.Context, orderID string, lines []inventory.Line, expiresAt time.Time) (inventory.Reservation, bool, error) {
 	time.Sleep(s.delay)
 	return s.Service.Reserve(ctx, orderID, lines, expiresAt)
 }
@@ -358,18 +358,18 @@ type stuckInventory struct {
 	dead     chan struct{}
 }
 
-func (s stuckInventory) Reserve(ctx context.Context, orderID string, lines []inventory.Line, expiresAt time.Time) (inventory.Reservation, error) {
-	r, err := s.Service.Reserve(ctx, orderID, lines, expiresAt)
+func (s stuckInventory) Reserve(ctx context.Context, orderID string, lines []inventory.Line, expiresAt time.Time) (inventory.Reservation, bool, error) {
+	r, created, err := s.Service.Reserve(ctx, orderID, lines, expiresAt)
 	close(s.reserved)
 	<-s.dead
-	return r, fmt.Errorf("process died: %w", err)
+	return r, created, fmt.Errorf("process died: %w", err)
 }
 
 func TestRecoverReleasesOrphanReservationsAndFreesKeys(t *testing.T) {
 	f := newFixture(t)
 	p := f.product("ORPHAN", 300, "USD", 10)
 	// A reservation whose order was never stored.
-	if _, err := f.inventory.Reserve(asService, "01GHOST", []inventory.Line{{ProductID: p, Quantity: 4}}, f.clock.Now().Add(time.Hour)); err != nil {
+	if _, _, err := f.inventory.Reserve(asService, "01GHOST", []inventory.Line{{ProductID: p, Quantity: 4}}, f.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// A pending order, whose reservation must stay.

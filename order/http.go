@@ -13,17 +13,21 @@ import (
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
-// IdempotencyKeyHeader makes a retried POST /orders return the first result.
+// IdempotencyKeyHeader carries PlaceOrderRequest.IdempotencyKey over HTTP:
+// a retried POST /orders with the same key returns the first order. The key
+// travels only in this header; a body naming "idempotency_key" is refused
+// as an unknown field, so there is never a question of which one wins.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-// NewHTTPHandler serves the order routes: POST /orders, GET /orders,
-// GET /orders/{id}, POST /orders/{id}/pay, POST /orders/{id}/cancel and
-// POST /orders/{id}/refund.
-// Bearer tokens are checked with v.
+// NewHTTPHandler serves the order routes: POST /orders (201 Created, also
+// for a retry that returns the first order), GET /orders, GET /orders/{id},
+// POST /orders/{id}/pay, POST /orders/{id}/cancel and
+// POST /orders/{id}/refund (200). Bearer tokens are checked with v, and
+// 500s are logged to logger.
 func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handler {
 	opts := shophttp.ServerOptions(logger, v)
 	mux := http.NewServeMux()
-	mux.Handle("POST /orders", kithttp.NewServer(e.PlaceOrderEndpoint, decodePlaceOrder, shophttp.EncodeJSON, opts...))
+	mux.Handle("POST /orders", kithttp.NewServer(e.PlaceOrderEndpoint, decodePlaceOrder, encodeCreated, opts...))
 	mux.Handle("GET /orders", kithttp.NewServer(e.ListOrdersEndpoint, decodeListOrders, shophttp.EncodeJSON, opts...))
 	mux.Handle("GET /orders/{id}", kithttp.NewServer(e.GetOrderEndpoint, decodeGetOrder, shophttp.EncodeJSON, opts...))
 	mux.Handle("POST /orders/{id}/pay", kithttp.NewServer(e.PayOrderEndpoint, decodePayOrder, shophttp.EncodeJSON, opts...))
@@ -32,13 +36,33 @@ func NewHTTPHandler(e Endpoints, v shop.Verifier, logger log.Logger) http.Handle
 	return shophttp.Routes(mux)
 }
 
+// createdResponse is a placed order, answered with 201 Created.
+type createdResponse struct{ OrderResponse }
+
+// StatusCode implements shophttp.StatusCoder.
+func (createdResponse) StatusCode() int { return http.StatusCreated }
+
+// encodeCreated is the encoder of POST /orders: the placed order with 201
+// Created, or the error with its own status.
+func encodeCreated(ctx context.Context, w http.ResponseWriter, response any) error {
+	if r, ok := response.(OrderResponse); ok {
+		response = createdResponse{r}
+	}
+	return shophttp.EncodeJSON(ctx, w, response)
+}
+
+// placeOrderBody is the body of POST /orders; the idempotency key comes
+// from the Idempotency-Key header.
+type placeOrderBody struct {
+	Items []Item `json:"items"`
+}
+
 func decodePlaceOrder(_ context.Context, r *http.Request) (any, error) {
-	var req PlaceOrderRequest
-	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+	var body placeOrderBody
+	if err := shophttp.DecodeJSON(r, &body, 0); err != nil {
 		return nil, err
 	}
-	req.IdempotencyKey = strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))
-	return req, nil
+	return PlaceOrderRequest{Items: body.Items, IdempotencyKey: strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))}, nil
 }
 
 func decodeListOrders(_ context.Context, r *http.Request) (any, error) {
@@ -51,13 +75,17 @@ func decodeGetOrder(_ context.Context, r *http.Request) (any, error) {
 	return GetOrderRequest{ID: r.PathValue("id")}, nil
 }
 
+// payOrderBody is the body of POST /orders/{id}/pay; the ID is the path's.
+type payOrderBody struct {
+	CardNumber string `json:"card_number"`
+}
+
 func decodePayOrder(_ context.Context, r *http.Request) (any, error) {
-	var req PayOrderRequest
-	if err := shophttp.DecodeJSON(r, &req, 0); err != nil {
+	var body payOrderBody
+	if err := shophttp.DecodeJSON(r, &body, 0); err != nil {
 		return nil, err
 	}
-	req.ID = r.PathValue("id")
-	return req, nil
+	return PayOrderRequest{ID: r.PathValue("id"), CardNumber: body.CardNumber}, nil
 }
 
 // decodeCancelOrder accepts an empty body or an empty JSON object.
@@ -129,7 +157,7 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 			if p.IdempotencyKey != "" {
 				r.Header.Set(IdempotencyKeyHeader, p.IdempotencyKey)
 			}
-			return shophttp.EncodeJSONRequest(ctx, r, p)
+			return shophttp.EncodeJSONRequest(ctx, r, placeOrderBody{Items: p.Items})
 		}, decodeOrder).Endpoint(),
 		GetOrderEndpoint: client(http.MethodGet, idPath(""), noBody, decodeOrder).Endpoint(),
 		ListOrdersEndpoint: client(http.MethodGet, func(any) string { return "/orders" }, func(_ context.Context, r *http.Request, req any) error {
@@ -144,7 +172,9 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 			r.URL.RawQuery = q.Encode()
 			return nil
 		}, shophttp.DecodeResponse(func(err error) ListOrdersResponse { return ListOrdersResponse{Err: err} })).Endpoint(),
-		PayOrderEndpoint:    client(http.MethodPost, idPath("/pay"), shophttp.EncodeJSONRequest, decodeOrder).Endpoint(),
+		PayOrderEndpoint: client(http.MethodPost, idPath("/pay"), func(ctx context.Context, r *http.Request, req any) error {
+			return shophttp.EncodeJSONRequest(ctx, r, payOrderBody{CardNumber: req.(PayOrderRequest).CardNumber})
+		}, decodeOrder).Endpoint(),
 		CancelOrderEndpoint: client(http.MethodPost, idPath("/cancel"), noBody, decodeOrder).Endpoint(),
 		RefundOrderEndpoint: client(http.MethodPost, idPath("/refund"), noBody, decodeOrder).Endpoint(),
 	}, nil

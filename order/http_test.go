@@ -97,6 +97,8 @@ func TestHTTPRoutes(t *testing.T) {
 		{"bad token", "POST", "/orders", "x.y.z", body, 401, "invalid_token"},
 		{"malformed JSON", "POST", "/orders", alice, `{"items":[`, 400, "bad_json"},
 		{"unknown field", "POST", "/orders", alice, `{"items":[],"coupon":"FREE"}`, 400, "unknown_field"},
+		// The key travels in the Idempotency-Key header only.
+		{"key in the body", "POST", "/orders", alice, `{"items":[{"product_id":"` + p + `","quantity":1}],"idempotency_key":"k"}`, 400, "unknown_field"},
 		{"wrong type", "POST", "/orders", alice, `{"items":[{"product_id":"` + p + `","quantity":"2"}]}`, 400, "bad_json"},
 		{"oversized body", "POST", "/orders", alice, `{"items":[{"product_id":"` + strings.Repeat("x", 70<<10) + `","quantity":1}]}`, 413, "body_too_large"},
 		{"unknown product", "POST", "/orders", alice, `{"items":[{"product_id":"nope","quantity":1}]}`, 400, "unknown_product"},
@@ -136,6 +138,10 @@ func TestHTTPRoutes(t *testing.T) {
 	}
 	if status, m := h.do("GET", "/orders/"+id, admin, ""); status != 200 || m["id"] != id {
 		t.Fatalf("admin reads alice's order: %d %v", status, m)
+	}
+	// The order to pay is the path's; a body cannot name another.
+	if status, m := h.do("POST", "/orders/"+id+"/pay", alice, `{"id":"other","card_number":"4242 4242 4242 4242"}`); status != 400 || errCode(m) != "unknown_field" {
+		t.Fatalf("an ID in the pay body: %d %v", status, m)
 	}
 	if status, m := h.do("POST", "/orders/"+id+"/pay", alice, `{"card_number":"1234"}`); status != 400 || errCode(m) != "invalid_card" {
 		t.Fatalf("bad card: %d %v", status, m)

@@ -4,16 +4,17 @@ import (
 	"context"
 	"time"
 
-	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 )
 
-// Middleware decorates a Service.
+// Middleware decorates a Service: it returns a Service that does something
+// around each call of next (logging, metrics, checks) and calls it.
 type Middleware func(Service) Service
 
-// LoggingMiddleware logs one line per call: method, order ID, request ID,
-// duration and error. Card numbers are never logged.
+// LoggingMiddleware logs one line per call through shop.LogCall: method,
+// order ID, request ID, duration and error (at info level, warn for errors
+// that are not the caller's fault). Card numbers are never logged.
 func LoggingMiddleware(logger log.Logger) Middleware {
 	return func(next Service) Service { return loggingMiddleware{next, logger} }
 }
@@ -57,11 +58,12 @@ func (m loggingMiddleware) RefundOrder(ctx context.Context, id string) (o Order,
 	return m.next.RefundOrder(ctx, id)
 }
 
-// InstrumentingMiddleware counts calls and records their latency, labelled
-// by method and error code ("" on success).
-func InstrumentingMiddleware(requests metrics.Counter, latency metrics.Histogram) Middleware {
+// InstrumentingMiddleware counts calls and records their latency in m
+// (through ServiceMetrics.Record), labelled by method and error code (""
+// on success).
+func InstrumentingMiddleware(m shop.ServiceMetrics) Middleware {
 	return func(next Service) Service {
-		return instrumentingMiddleware{next: next, metrics: shop.ServiceMetrics{Requests: requests, Latency: latency}}
+		return instrumentingMiddleware{next: next, metrics: m}
 	}
 }
 

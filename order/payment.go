@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 
@@ -102,7 +101,7 @@ var _ PaymentProvider = (*DevPayments)(nil)
 // Charge implements PaymentProvider.
 func (d *DevPayments) Charge(ctx context.Context, c Charge) (Payment, error) {
 	if c.IdempotencyKey == "" {
-		return Payment{}, shop.E(shop.ErrInvalid, "missing_idempotency_key", "a charge needs an idempotency key")
+		return Payment{}, shop.E(shop.ErrInvalid, CodeMissingIdempotencyKey, "a charge needs an idempotency key")
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -138,7 +137,7 @@ func (d *DevPayments) LookupCharge(_ context.Context, key string) (Payment, erro
 	if r, ok := d.charges[key]; ok && r.err == nil {
 		return *d.payments[r.paymentID], nil
 	}
-	return Payment{}, shop.E(shop.ErrNotFound, "payment_not_found", "no payment was taken under this idempotency key")
+	return Payment{}, shop.E(shop.ErrNotFound, CodePaymentNotFound, "no payment was taken under this idempotency key")
 }
 
 // Refund implements PaymentProvider.
@@ -150,7 +149,7 @@ func (d *DevPayments) Refund(ctx context.Context, r Refund) (string, error) {
 	}
 	p, ok := d.payments[r.PaymentID]
 	if !ok {
-		return "", shop.E(shop.ErrNotFound, "payment_not_found", "no payment %q exists", r.PaymentID)
+		return "", shop.E(shop.ErrNotFound, CodePaymentNotFound, "no payment %q exists", r.PaymentID)
 	}
 	if p.RefundID != "" {
 		return p.RefundID, nil
@@ -166,7 +165,7 @@ func (d *DevPayments) Refund(ctx context.Context, r Refund) (string, error) {
 }
 
 func errDeclined() error {
-	return shop.E(shop.ErrPaymentRequired, "card_declined", "the card was declined")
+	return shop.E(shop.ErrPaymentRequired, CodeCardDeclined, "the card was declined")
 }
 
 //go:embed devpayments_migrations/*.sql
@@ -177,11 +176,7 @@ var devPaymentsMigrations embed.FS
 // restarted on the same data settles and refunds payments taken before.
 // Close it when done.
 func OpenDevPayments(ctx context.Context, path string) (*DevPayments, error) {
-	migrations, err := fs.Sub(devPaymentsMigrations, "devpayments_migrations")
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlitedb.Open(ctx, path, migrations)
+	db, err := sqlitedb.OpenDir(ctx, path, devPaymentsMigrations, "devpayments_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("development payments: %w", err)
 	}
@@ -274,16 +269,16 @@ func normalizeCard(s string) (string, error) {
 		return r
 	}, s)
 	if digits == "" {
-		return "", shop.E(shop.ErrInvalid, "invalid_card", "card_number is required")
+		return "", shop.E(shop.ErrInvalid, CodeInvalidCard, "card_number is required")
 	}
 	if len(digits) < 12 || len(digits) > 19 {
-		return "", shop.E(shop.ErrInvalid, "invalid_card", "card_number must have 12 to 19 digits")
+		return "", shop.E(shop.ErrInvalid, CodeInvalidCard, "card_number must have 12 to 19 digits")
 	}
 	sum := 0
 	for i := 0; i < len(digits); i++ {
 		c := digits[len(digits)-1-i]
 		if c < '0' || c > '9' {
-			return "", shop.E(shop.ErrInvalid, "invalid_card", "card_number may hold only digits, spaces and dashes")
+			return "", shop.E(shop.ErrInvalid, CodeInvalidCard, "card_number may hold only digits, spaces and dashes")
 		}
 		d := int(c - '0')
 		if i%2 == 1 {
@@ -295,7 +290,7 @@ func normalizeCard(s string) (string, error) {
 		sum += d
 	}
 	if sum%10 != 0 {
-		return "", shop.E(shop.ErrInvalid, "invalid_card", "card_number is not a valid card number (Luhn check failed)")
+		return "", shop.E(shop.ErrInvalid, CodeInvalidCard, "card_number is not a valid card number (Luhn check failed)")
 	}
 	return digits, nil
 }

@@ -45,7 +45,7 @@ func (o *Orders) Recover(ctx context.Context) (Recovery, error) {
 		r         Recovery
 		unsettled error // the last payment that could not be settled
 	)
-	ids, err := s.store.paying(ctx)
+	ids, err := s.store.Paying(ctx)
 	if err != nil {
 		return r, err
 	}
@@ -53,7 +53,7 @@ func (o *Orders) Recover(ctx context.Context) (Recovery, error) {
 		if s.paying.has(id) {
 			continue
 		}
-		ord, err := s.store.get(ctx, id)
+		ord, err := s.get(ctx, id)
 		if err != nil {
 			return r, err
 		}
@@ -79,7 +79,7 @@ func (o *Orders) Recover(ctx context.Context) (Recovery, error) {
 // releaseOrphans releases the held reservations whose order was never
 // stored, or is cancelled or expired, and returns how many it released.
 func (s *orderService) releaseOrphans(ctx context.Context) (int, error) {
-	svcCtx := shop.WithIdentity(ctx, serviceIdentity)
+	svcCtx := asService(ctx)
 	// Reservations made from now on belong to requests of this process,
 	// which the placing set covers; the cut-off only bounds the listing.
 	cutoff := s.now()
@@ -88,7 +88,7 @@ func (s *orderService) releaseOrphans(ctx context.Context) (int, error) {
 	for {
 		held, err := s.inventory.ListHeld(svcCtx, cutoff, page)
 		if err != nil {
-			return released, s.dependencyError(ctx, "inventory", err)
+			return released, s.dependencyError(ctx, "inventory", CodeInventoryUnavailable, err)
 		}
 		for _, res := range held.Items {
 			// In flight first, then the database: a placement leaves the
@@ -97,7 +97,7 @@ func (s *orderService) releaseOrphans(ctx context.Context) (int, error) {
 			if s.placing.has(res.OrderID) {
 				continue
 			}
-			ord, err := s.store.get(ctx, res.OrderID)
+			ord, err := s.store.Get(ctx, res.OrderID)
 			switch {
 			case errors.Is(err, shop.ErrNotFound):
 			case err != nil:
@@ -108,7 +108,7 @@ func (s *orderService) releaseOrphans(ctx context.Context) (int, error) {
 				continue
 			}
 			if _, err := s.inventory.Release(svcCtx, res.OrderID); err != nil && !errors.Is(err, shop.ErrConflict) && !errors.Is(err, shop.ErrNotFound) {
-				return released, s.dependencyError(ctx, "inventory", err)
+				return released, s.dependencyError(ctx, "inventory", CodeInventoryUnavailable, err)
 			}
 			released++
 		}
@@ -123,16 +123,16 @@ func (s *orderService) releaseOrphans(ctx context.Context) (int, error) {
 // stored and are not being placed now. It runs after releaseOrphans, which
 // gave back whatever stock those orders held.
 func (s *orderService) freeKeys(ctx context.Context) (int, error) {
-	claims, err := s.store.unusedClaims(ctx)
+	claims, err := s.store.UnusedClaims(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, c := range claims {
-		if s.placing.has(c.orderID) {
+		if s.placing.has(c.OrderID) {
 			continue
 		}
-		if err := s.store.dropClaim(ctx, c.userID, c.key, c.orderID); err != nil {
+		if err := s.store.DropClaim(ctx, c); err != nil {
 			return n, err
 		}
 		n++

@@ -39,7 +39,7 @@ func TestRemoteCatalogAndInventory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := order.NewStore(context.Background(), filepath.Join(t.TempDir(), "order.db"))
+	store, err := order.OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "order.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +64,11 @@ func TestRemoteCatalogAndInventory(t *testing.T) {
 	// A customer's token does not open inventory's internal routes.
 	customerToken, _, _ := tokens.Issue(alice, time.Hour)
 	asCustomer, _ := inventory.MakeClientEndpoints(invSrv.URL, func() (string, error) { return customerToken, nil })
-	_, err = asCustomer.Reserve(context.Background(), "sneaky", []inventory.Line{{ProductID: p, Quantity: 1}}, time.Now().Add(time.Hour))
+	_, _, err = asCustomer.Reserve(context.Background(), "sneaky", []inventory.Line{{ProductID: p, Quantity: 1}}, time.Now().Add(time.Hour))
 	wantErr(t, err, shop.ErrForbidden, "forbidden")
 
 	// Recovery over HTTP: a reservation without an order is given back.
-	if _, err := inv.Reserve(context.Background(), "01ORPHAN", []inventory.Line{{ProductID: p, Quantity: 1}}, time.Now().Add(time.Hour)); err != nil {
+	if _, _, err := inv.Reserve(context.Background(), "01ORPHAN", []inventory.Line{{ProductID: p, Quantity: 1}}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	wantStock(t, f.stock(p), 3, 3)

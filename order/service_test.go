@@ -48,8 +48,8 @@ type fixture struct {
 	t         *testing.T
 	catalog   catalog.Service
 	inventory inventory.Service
-	invStore  *inventory.Store
-	store     *order.Store
+	invStore  *inventory.SQLiteStore
+	store     *order.SQLiteStore
 	orders    *order.Orders
 	payments  *order.DevPayments
 	clock     *clock
@@ -60,17 +60,17 @@ func newFixture(t *testing.T, opts ...order.Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	catStore, err := catalog.NewStore(ctx, filepath.Join(dir, "catalog.db"))
+	catStore, err := catalog.OpenSQLiteStore(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { catStore.Close() })
-	invStore, err := inventory.NewStore(ctx, filepath.Join(dir, "inventory.db"))
+	invStore, err := inventory.OpenSQLiteStore(ctx, filepath.Join(dir, "inventory.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { invStore.Close() })
-	store, err := order.NewStore(ctx, filepath.Join(dir, "order.db"))
+	store, err := order.OpenSQLiteStore(ctx, filepath.Join(dir, "order.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

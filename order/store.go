@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,116 +18,274 @@ import (
 	"github.com/kitshop/shop/internal/sqlitedb"
 )
 
+// Store keeps orders, their history, the idempotency keys that stand for
+// them and the events announcing their changes. It is what the order desk
+// needs of a database, in domain terms only, so that a store of your own (on
+// Postgres, in memory) can be written outside this package; SQLiteStore is
+// the one the shop uses. ordertest.Run checks a service on any store.
+//
+// Every method may be called concurrently. An error without a kind is a
+// failure of the store itself; the service answers it as a 500 (or, in the
+// background work, tries again later).
+//
+// Events: Transition records the order's event (EventFor) atomically with
+// the change, so the event exists if and only if the change does. Getting
+// the recorded events to inventory (inventory.EventHandlers behind a
+// shop.Subscriber) is the store's side of the bargain too, at least once
+// and in the order they were recorded: SQLiteStore keeps them in an outbox
+// table that its RunOutbox relays to a shop.Publisher. A store of your own
+// does the same its own way, for example with an outbox table of its own
+// and a relay (or a change-data-capture feed) publishing each event until
+// the publisher accepts it. Consumers apply events idempotently, so
+// delivering one twice is harmless; losing one is not.
+type Store interface {
+	// Create stores a new order (pending, with its first history entry)
+	// under o.ID. Storing an ID that exists already is an error, and
+	// nothing is stored.
+	Create(ctx context.Context, o Order) error
+	// Get returns the order with its whole history, oldest entry first. An
+	// unknown ID is an error for which errors.Is(err, shop.ErrNotFound).
+	Get(ctx context.Context, id string) (Order, error)
+	// List returns at most limit orders (with their histories) by
+	// descending ID, which is newest first because IDs are ULIDs
+	// (shop.NewID): only those of userID ("" for everyone's), and only
+	// those whose ID sorts before before ("" to start at the newest).
+	List(ctx context.Context, userID, before string, limit int) ([]Order, error)
+	// Transition moves an order one step, atomically: it reads the order,
+	// calls st.Apply on it, and stores what Apply returned (the new
+	// Status, PaymentID, RefundID, PaymentAttempts and the history entry
+	// Apply appended) together with the event EventFor returns for it, if
+	// any, all in one transaction. Transitions of one order are serialized:
+	// each reads what the one before it stored. It returns the order after
+	// the step. When Apply refuses the step, its error is returned as it is
+	// and nothing changes; an unknown ID is an error for which
+	// errors.Is(err, shop.ErrNotFound).
+	Transition(ctx context.Context, id string, st Step) (Order, error)
+	// Note appends a history entry that leaves the order's status as it is
+	// (From and To both the current status), for something worth keeping
+	// on record, such as a late charge that was refunded. An unknown ID is
+	// ErrNotFound.
+	Note(ctx context.Context, id, by string, at time.Time, reason string) error
+	// Paying returns the IDs of the orders whose status is paying, which
+	// Recover settles.
+	Paying(ctx context.Context) ([]string, error)
+	// Overdue returns the IDs of at most limit pending orders whose
+	// ExpiresAt is not after now, earliest expiry first.
+	Overdue(ctx context.Context, now time.Time, limit int) ([]string, error)
+
+	// ClaimKey records that a customer's idempotency key stands for
+	// c.OrderID, before that order is stored (or even has its stock). It
+	// reports false, changing nothing, when the key (c.UserID, c.Key) is
+	// claimed already, by any order.
+	ClaimKey(ctx context.Context, c Claim) (claimed bool, err error)
+	// KeyClaim returns the claim of a customer's key, and whether there is
+	// one.
+	KeyClaim(ctx context.Context, userID, key string) (Claim, bool, error)
+	// DropClaim frees the key (c.UserID, c.Key) if it still stands for
+	// c.OrderID and that order was never stored; otherwise it does nothing.
+	// The check and the removal are atomic with respect to Create: a key
+	// whose order is stored is never freed.
+	DropClaim(ctx context.Context, c Claim) error
+	// UnusedClaims returns the claims whose order is not stored, which
+	// Recover frees once no live request is placing their order.
+	UnusedClaims(ctx context.Context) ([]Claim, error)
+}
+
+// Step is one transition of an order, as the service asks a Store for it
+// (Store.Transition). Apply does the work: a store only reads and writes.
+type Step struct {
+	// To is the status the order becomes.
+	To Status
+	// By is who made the change: a user ID, or "system".
+	By string
+	// At is when the change happened.
+	At time.Time
+	// Reason, when set, says why (such as "card_declined").
+	Reason string
+	// PaymentID and RefundID, when set, are recorded on the order.
+	PaymentID, RefundID string
+	// NewAttempt starts a new payment attempt: PaymentAttempts goes up by
+	// one, and with it the idempotency key of the charge.
+	NewAttempt bool
+	// Check, if set, may refuse the step after the state machine allowed
+	// it; it sees the order as the store read it inside the transaction.
+	Check func(Order) error
+}
+
+// Apply returns o after the step: its Status becomes st.To, PaymentID and
+// RefundID are set when the step has them, PaymentAttempts goes up for a
+// new attempt, and the step's StatusChange is appended to History (o's own
+// History slice is not changed). It refuses a step the state machine does
+// not allow from o.Status (ErrConflict CodeInvalidTransition, or
+// CodePaymentInProgress for an order being paid) and one st.Check refuses
+// (with Check's error).
+func (st Step) Apply(o Order) (Order, error) {
+	if !o.Status.CanBecome(st.To) {
+		return Order{}, transitionError(o.Status, st.To)
+	}
+	if st.Check != nil {
+		if err := st.Check(o); err != nil {
+			return Order{}, err
+		}
+	}
+	change := StatusChange{From: o.Status, To: st.To, By: st.By, At: st.At, Reason: st.Reason}
+	if st.PaymentID != "" {
+		o.PaymentID = st.PaymentID
+	}
+	if st.RefundID != "" {
+		o.RefundID = st.RefundID
+	}
+	if st.NewAttempt {
+		o.PaymentAttempts++
+	}
+	o.Status = st.To
+	o.History = append(slices.Clip(o.History), change)
+	return o, nil
+}
+
+// Claim is an idempotency key and the order it stands for, which may not be
+// stored yet: PlaceOrder claims the key before it reserves stock.
+type Claim struct {
+	// UserID and Key name the key: keys belong to one customer.
+	UserID, Key string
+	// RequestHash fingerprints the request's items, so that the same key
+	// with other items is told apart.
+	RequestHash string
+	// OrderID is the ID the order gets (or got).
+	OrderID string
+	// ClaimedAt is when the key was claimed.
+	ClaimedAt time.Time
+}
+
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// eventSource is the CloudEvents source of the events this service emits.
-const eventSource = "kitshop/order"
-
-// errKeyTaken: another request claimed the idempotency key first.
-var errKeyTaken = errors.New("idempotency key claimed meanwhile")
-
-// Store keeps orders, their history, idempotency keys and the outbox of
-// order events in the order service's own SQLite database.
-type Store struct {
+// SQLiteStore is the Store on a SQLite database. Its outbox table holds the
+// order events until RunOutbox has published them.
+type SQLiteStore struct {
 	db    *sqlitedb.DB
 	relay atomic.Pointer[outbox.Relay]
 }
 
-// NewStore opens (creating and migrating if needed) the database at path.
-func NewStore(ctx context.Context, path string) (*Store, error) {
-	migrations, err := fs.Sub(migrationFiles, "migrations")
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLiteStore opens the SQLite file at path the shop's way (WAL, busy
+// timeout, foreign keys, one writer connection with group commit), creating
+// it and applying the migrations it lacks. Close it when done.
+func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
+	db, err := sqlitedb.OpenDir(ctx, path, migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlitedb.Open(ctx, path, migrations)
-	if err != nil {
-		return nil, err
-	}
-	return &Store{db: db}, nil
+	return &SQLiteStore{db: db}, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// NewSQLiteStore returns a store on a database the caller opened and
+// configured (foreign keys on, and a busy timeout, are advised) and
+// migrated with Migrate. It serves reads and writes from db and queues its
+// write transactions so they never fight over the write lock. Statements
+// are prepared lazily, on first use, so NewSQLiteStore cannot fail; a
+// database that was not migrated shows in the first call's error. Close
+// stops the store and leaves db open: closing it stays the caller's job,
+// after the store's.
+func NewSQLiteStore(db *sql.DB) *SQLiteStore {
+	return &SQLiteStore{db: sqlitedb.FromDB(db)}
+}
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+// Migrate applies to db the order migrations it lacks (tables for orders,
+// their history, idempotency keys and the outbox), each once, in order.
+// Several processes may migrate one database at the same time.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	return sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations")
+}
+
+// Close closes the database (for a store from NewSQLiteStore, only the
+// store's own statements). Stop RunOutbox first.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers; readiness probes use it.
+func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // RunOutbox publishes the store's order events to pub until ctx is done,
-// retrying each until pub accepts it. Run exactly one per database.
-func (s *Store) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
+// in the order they were recorded, retrying each until pub accepts it, so
+// every event arrives at least once. Run exactly one per database. A
+// Transition wakes it at once; it also looks every second.
+func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
 	r := outbox.NewRelay(s.db, pub, logger)
 	s.relay.Store(r)
 	r.Run(ctx)
 }
 
 // notify wakes the relay, if one runs, after events were committed.
-func (s *Store) notify() {
+func (s *SQLiteStore) notify() {
 	if r := s.relay.Load(); r != nil {
 		r.Notify()
 	}
 }
 
 // PendingEvents returns how many events wait to be published.
-func (s *Store) PendingEvents(ctx context.Context) (int, error) { return outbox.Pending(ctx, s.db) }
+func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
+	return outbox.Pending(ctx, s.db)
+}
 
-func (s *Store) create(ctx context.Context, o Order) error {
+// Create implements Store.
+func (s *SQLiteStore) Create(ctx context.Context, o Order) error {
+	if len(o.History) != 1 {
+		return fmt.Errorf("store order %s: a new order has exactly one history entry, got %d", o.ID, len(o.History))
+	}
 	lines, err := json.Marshal(o.Lines)
 	if err != nil {
 		return err
 	}
 	return s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO orders(id, user_id, status, lines, total, currency, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, o.UserID, o.Status, lines, o.Total, o.Currency,
-			o.CreatedAt.UnixNano(), o.ExpiresAt.UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders(id, user_id, status, lines, total, currency, created_at, expires_at, payment_id, payment_attempts, refund_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, o.UserID, o.Status, lines, o.Total, o.Currency,
+			o.CreatedAt.UnixNano(), o.ExpiresAt.UnixNano(), o.PaymentID, o.PaymentAttempts, o.RefundID); err != nil {
 			return fmt.Errorf("store order: %w", err)
 		}
 		return addHistory(ctx, tx, o.ID, 1, o.History[0])
 	})
 }
 
-// claim is an idempotency key and the order it stands for, which may not be
-// stored yet.
-type claim struct {
-	userID, key, hash, orderID string
-}
-
-// claimKey records that the caller's key stands for orderID, before the
-// order exists. A key claimed already is errKeyTaken.
-func (s *Store) claimKey(ctx context.Context, userID, key, hash, orderID string, at time.Time) error {
-	return s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+// ClaimKey implements Store.
+func (s *SQLiteStore) ClaimKey(ctx context.Context, c Claim) (bool, error) {
+	claimed := true
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys(user_id, key, request_hash, order_id, claimed_at) VALUES (?, ?, ?, ?, ?)`,
-			userID, key, hash, orderID, at.UnixNano())
+			c.UserID, c.Key, c.RequestHash, c.OrderID, c.ClaimedAt.UnixNano())
 		if sqlitedb.IsUniqueViolation(err) {
-			return errKeyTaken
+			claimed = false
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("claim idempotency key: %w", err)
 		}
 		return nil
 	})
+	return claimed && err == nil, err
 }
 
-// keyClaim returns the claim of the caller's key, if any.
-func (s *Store) keyClaim(ctx context.Context, userID, key string) (claim, bool, error) {
-	c := claim{userID: userID, key: key}
-	err := s.db.R.QueryRowContext(ctx, `SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = ? AND key = ?`,
-		userID, key).Scan(&c.hash, &c.orderID)
+// KeyClaim implements Store.
+func (s *SQLiteStore) KeyClaim(ctx context.Context, userID, key string) (Claim, bool, error) {
+	c := Claim{UserID: userID, Key: key}
+	var at int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT request_hash, order_id, claimed_at FROM idempotency_keys WHERE user_id = ? AND key = ?`,
+		userID, key).Scan(&c.RequestHash, &c.OrderID, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return claim{}, false, nil
+		return Claim{}, false, nil
 	}
 	if err != nil {
-		return claim{}, false, fmt.Errorf("read idempotency key: %w", err)
+		return Claim{}, false, fmt.Errorf("read idempotency key: %w", err)
 	}
+	c.ClaimedAt = time.Unix(0, at).UTC()
 	return c, true, nil
 }
 
-// dropClaim frees the caller's key if it still stands for orderID and that
-// order was never stored.
-func (s *Store) dropClaim(ctx context.Context, userID, key, orderID string) error {
+// DropClaim implements Store.
+func (s *SQLiteStore) DropClaim(ctx context.Context, c Claim) error {
 	return s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id = ?
-			AND NOT EXISTS (SELECT 1 FROM orders WHERE id = ?)`, userID, key, orderID, orderID)
+			AND NOT EXISTS (SELECT 1 FROM orders WHERE id = ?)`, c.UserID, c.Key, c.OrderID, c.OrderID)
 		if err != nil {
 			return fmt.Errorf("free idempotency key: %w", err)
 		}
@@ -135,20 +293,24 @@ func (s *Store) dropClaim(ctx context.Context, userID, key, orderID string) erro
 	})
 }
 
-// unusedClaims returns the claims whose order was never stored.
-func (s *Store) unusedClaims(ctx context.Context) ([]claim, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT user_id, key, request_hash, order_id FROM idempotency_keys k
+// UnusedClaims implements Store.
+func (s *SQLiteStore) UnusedClaims(ctx context.Context) ([]Claim, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT user_id, key, request_hash, order_id, claimed_at FROM idempotency_keys k
 		WHERE NOT EXISTS (SELECT 1 FROM orders WHERE id = k.order_id)`)
 	if err != nil {
 		return nil, fmt.Errorf("find unused idempotency keys: %w", err)
 	}
 	defer rows.Close()
-	var out []claim
+	var out []Claim
 	for rows.Next() {
-		var c claim
-		if err := rows.Scan(&c.userID, &c.key, &c.hash, &c.orderID); err != nil {
+		var (
+			c  Claim
+			at int64
+		)
+		if err := rows.Scan(&c.UserID, &c.Key, &c.RequestHash, &c.OrderID, &at); err != nil {
 			return nil, fmt.Errorf("find unused idempotency keys: %w", err)
 		}
+		c.ClaimedAt = time.Unix(0, at).UTC()
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -179,7 +341,7 @@ func scanOrder(row scanner) (Order, error) {
 		lines              []byte
 		created, expiresAt int64
 	)
-	if err := row.Scan(&o.ID, &o.UserID, &o.Status, &lines, &o.Total, &o.Currency, &created, &expiresAt, &o.PaymentID, &o.paymentAttempts, &o.RefundID); err != nil {
+	if err := row.Scan(&o.ID, &o.UserID, &o.Status, &lines, &o.Total, &o.Currency, &created, &expiresAt, &o.PaymentID, &o.PaymentAttempts, &o.RefundID); err != nil {
 		return o, err
 	}
 	if err := json.Unmarshal(lines, &o.Lines); err != nil {
@@ -190,7 +352,8 @@ func scanOrder(row scanner) (Order, error) {
 	return o, nil
 }
 
-func (s *Store) get(ctx context.Context, id string) (Order, error) {
+// Get implements Store.
+func (s *SQLiteStore) Get(ctx context.Context, id string) (Order, error) {
 	return getOrder(ctx, s.db.R, id)
 }
 
@@ -242,15 +405,14 @@ func loadHistory(ctx context.Context, q querier, orders []*Order) error {
 	return rows.Err()
 }
 
-// list returns a page of orders, newest first, of one owner ("" for all),
-// starting after the order ID before ("" for the first page).
-func (s *Store) list(ctx context.Context, owner, before string, limit int) (shop.Page[Order], error) {
+// List implements Store.
+func (s *SQLiteStore) List(ctx context.Context, userID, before string, limit int) ([]Order, error) {
 	var (
 		where []string
 		args  []any
 	)
-	if owner != "" {
-		where, args = append(where, "user_id = ?"), append(args, owner)
+	if userID != "" {
+		where, args = append(where, "user_id = ?"), append(args, userID)
 	}
 	if before != "" {
 		where, args = append(where, "id < ?"), append(args, before)
@@ -260,110 +422,57 @@ func (s *Store) list(ctx context.Context, owner, before string, limit int) (shop
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
+	args = append(args, limit)
 	rows, err := s.db.R.QueryContext(ctx, query, args...)
 	if err != nil {
-		return shop.Page[Order]{}, fmt.Errorf("list orders: %w", err)
+		return nil, fmt.Errorf("list orders: %w", err)
 	}
 	items := []Order{}
 	for rows.Next() {
 		o, err := scanOrder(rows)
 		if err != nil {
 			rows.Close()
-			return shop.Page[Order]{}, fmt.Errorf("list orders: %w", err)
+			return nil, fmt.Errorf("list orders: %w", err)
 		}
 		items = append(items, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return shop.Page[Order]{}, fmt.Errorf("list orders: %w", err)
+		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	page := shop.Page[Order]{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		page.NextCursor = shop.EncodeCursor(items[limit-1].ID)
-	}
-	ptrs := make([]*Order, len(page.Items))
-	for i := range page.Items {
-		ptrs[i] = &page.Items[i]
+	ptrs := make([]*Order, len(items))
+	for i := range items {
+		ptrs[i] = &items[i]
 	}
 	if err := loadHistory(ctx, s.db.R, ptrs); err != nil {
-		return shop.Page[Order]{}, err
+		return nil, err
 	}
-	return page, nil
+	return items, nil
 }
 
-// eventTypes maps a status an order moves to onto the event announcing it.
-// Steps into and out of paying announce nothing.
-var eventTypes = map[Status]string{
-	StatusPaid:      shop.EventOrderPaid,
-	StatusCancelled: shop.EventOrderCancelled,
-	StatusExpired:   shop.EventOrderExpired,
-	StatusRefunded:  shop.EventOrderRefunded,
-}
-
-// step is one transition of an order, as the store records it.
-type step struct {
-	to     Status
-	by     string
-	at     time.Time
-	reason string
-	// paymentID and refundID, when set, are recorded on the order.
-	paymentID, refundID string
-	// newAttempt starts a new payment attempt (a new idempotency key).
-	newAttempt bool
-	// check, if set, may refuse the step after the order was read inside
-	// the transaction.
-	check func(Order) error
-}
-
-// transition moves an order to st.to, if the state machine allows it from
-// the status it has now, and records the history entry and the event in the
-// same transaction. A refused transition is ErrConflict naming both states.
-func (s *Store) transition(ctx context.Context, id string, st step) (Order, error) {
+// Transition implements Store.
+func (s *SQLiteStore) Transition(ctx context.Context, id string, st Step) (Order, error) {
 	var o Order
 	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
-		var err error
-		if o, err = getOrder(ctx, tx, id); err != nil {
+		cur, err := getOrder(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		if !o.Status.CanBecome(st.to) {
-			return transitionError(o.Status, st.to)
-		}
-		if st.check != nil {
-			if err := st.check(o); err != nil {
-				return err
-			}
-		}
-		change := StatusChange{From: o.Status, To: st.to, By: st.by, At: st.at, Reason: st.reason}
-		if st.paymentID != "" {
-			o.PaymentID = st.paymentID
-		}
-		if st.refundID != "" {
-			o.RefundID = st.refundID
-		}
-		if st.newAttempt {
-			o.paymentAttempts++
+		if o, err = st.Apply(cur); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, payment_id = ?, refund_id = ?, payment_attempts = ? WHERE id = ?`,
-			st.to, o.PaymentID, o.RefundID, o.paymentAttempts, id); err != nil {
+			o.Status, o.PaymentID, o.RefundID, o.PaymentAttempts, id); err != nil {
 			return fmt.Errorf("update order: %w", err)
 		}
-		if err := addHistory(ctx, tx, id, len(o.History)+1, change); err != nil {
+		if err := addHistory(ctx, tx, id, len(o.History), o.History[len(o.History)-1]); err != nil {
 			return err
 		}
-		o.Status, o.History = st.to, append(o.History, change)
-		if typ, ok := eventTypes[st.to]; ok {
-			e, err := shop.NewEvent(eventSource, typ, o.ID, shop.OrderEventData{
-				OrderID: o.ID, UserID: o.UserID, Status: string(st.to), Total: shop.Money{Amount: o.Total, Currency: o.Currency}})
-			if err != nil {
-				return err
-			}
-			if err := outbox.Add(ctx, tx, e); err != nil {
-				return err
-			}
+		e, ok, err := EventFor(o)
+		if err != nil || !ok {
+			return err
 		}
-		return nil
+		return outbox.Add(ctx, tx, e)
 	})
 	if err != nil {
 		return Order{}, err
@@ -372,9 +481,8 @@ func (s *Store) transition(ctx context.Context, id string, st step) (Order, erro
 	return o, nil
 }
 
-// note adds a history entry that leaves the order's status as it is, for
-// something worth keeping on record (such as a refunded late charge).
-func (s *Store) note(ctx context.Context, id, actor string, at time.Time, reason string) error {
+// Note implements Store.
+func (s *SQLiteStore) Note(ctx context.Context, id, actor string, at time.Time, reason string) error {
 	return s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		o, err := getOrder(ctx, tx, id)
 		if err != nil {
@@ -384,8 +492,8 @@ func (s *Store) note(ctx context.Context, id, actor string, at time.Time, reason
 	})
 }
 
-// paying returns the IDs of the orders being paid.
-func (s *Store) paying(ctx context.Context) ([]string, error) {
+// Paying implements Store.
+func (s *SQLiteStore) Paying(ctx context.Context) ([]string, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM orders WHERE status = 'paying' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("find orders being paid: %w", err)
@@ -402,8 +510,8 @@ func (s *Store) paying(ctx context.Context) ([]string, error) {
 	return ids, rows.Err()
 }
 
-// overdue returns the IDs of pending orders whose expiry is not after now.
-func (s *Store) overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
+// Overdue implements Store.
+func (s *SQLiteStore) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT id FROM orders WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
 		now.UnixNano(), limit)
 	if err != nil {

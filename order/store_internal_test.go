@@ -42,20 +42,20 @@ func TestMigrationKeepsOrders(t *testing.T) {
 	}
 	old.Close()
 
-	st, err := NewStore(ctx, path)
+	st, err := OpenSQLiteStore(ctx, path)
 	if err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
 	defer st.Close()
-	o, err := st.get(ctx, "o1")
+	o, err := st.Get(ctx, "o1")
 	if err != nil || o.Status != StatusPaid || o.PaymentID != "pay_1" || len(o.History) != 2 || o.Lines[0].Quantity != 2 {
 		t.Fatalf("order after migrating = %+v, %v", o, err)
 	}
-	c, ok, err := st.keyClaim(ctx, "alice", "k1")
-	if err != nil || !ok || c.orderID != "o1" {
+	c, ok, err := st.KeyClaim(ctx, "alice", "k1")
+	if err != nil || !ok || c.OrderID != "o1" || c.RequestHash != "h1" {
 		t.Fatalf("key after migrating = %+v %v %v", c, ok, err)
 	}
-	refunded, err := st.transition(ctx, "o1", step{to: StatusRefunded, by: "admin", at: now, refundID: "re_1"})
+	refunded, err := st.Transition(ctx, "o1", Step{To: StatusRefunded, By: "admin", At: now, RefundID: "re_1"})
 	if err != nil || refunded.RefundID != "re_1" || len(refunded.History) != 3 {
 		t.Fatalf("refund after migrating = %+v, %v", refunded, err)
 	}

@@ -1,0 +1,212 @@
+package order_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/order"
+	_ "modernc.org/sqlite" // the "sqlite" driver, for a database of the caller's own
+)
+
+// recorder is a shop.Publisher that keeps what it is given.
+type recorder struct {
+	mu     sync.Mutex
+	events []shop.Event
+}
+
+func (r *recorder) Publish(_ context.Context, e shop.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recorder) got() []shop.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]shop.Event(nil), r.events...)
+}
+
+// NewSQLiteStore runs on a database the caller opened and migrated, its
+// outbox included, and closing the store leaves that database open.
+func TestNewSQLiteStore(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "own.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	st := order.NewSQLiteStore(db)
+	if _, err := st.Get(ctx, "x"); err == nil || shop.KindOf(err) != nil {
+		t.Fatalf("read before Migrate: %v, want a plain error", err)
+	}
+	if err := order.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := order.Migrate(ctx, db); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if _, err := st.Get(ctx, "x"); !errors.Is(err, shop.ErrNotFound) || shop.CodeOf(err) != order.CodeOrderNotFound {
+		t.Fatalf("read after Migrate: %v, want order_not_found", err)
+	}
+
+	f := newFixture(t) // for a catalog and an inventory
+	orders := order.NewService(st, f.catalog, f.inventory, order.NewDevPayments())
+	p := f.product("OWN", 400, "EUR", 3)
+	o, err := orders.PlaceOrder(asAlice, order.NewOrder{Items: []order.Item{{ProductID: p, Quantity: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := orders.PayOrder(asAlice, o.ID, order.TestCardOK); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PendingEvents(ctx); err != nil || n != 1 {
+		t.Fatalf("pending events after paying = %d, %v, want 1", n, err)
+	}
+	rec := &recorder{}
+	relayCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { st.RunOutbox(relayCtx, rec, log.NewNopLogger()); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rec.got()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	events := rec.got()
+	if len(events) != 1 || events[0].Type != shop.EventOrderPaid || events[0].Source != order.EventSource || events[0].Subject != o.ID {
+		t.Fatalf("published %+v, want one order.paid for %s", events, o.ID)
+	}
+	var data shop.OrderEventData
+	if err := json.Unmarshal(events[0].Data, &data); err != nil || data.OrderID != o.ID || data.UserID != alice.UserID ||
+		data.Status != string(order.StatusPaid) || data.Total != (shop.Money{Amount: 800, Currency: "EUR"}) {
+		t.Fatalf("event data = %+v, %v", data, err)
+	}
+
+	if err := st.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := orders.CancelOrder(asAlice, o.ID); err == nil {
+		t.Fatal("a change after Close succeeded")
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the caller's database after Close: %d orders, %v", n, err)
+	}
+	st2 := order.NewSQLiteStore(db)
+	defer st2.Close()
+	if got, err := st2.Get(ctx, o.ID); err != nil || got.Status != order.StatusPaid || len(got.History) != 3 {
+		t.Fatalf("a second store on the database: %+v, %v", got, err)
+	}
+}
+
+// The claims of idempotency keys keep the promises the Store interface
+// makes on the SQLite store.
+func TestSQLiteStoreClaims(t *testing.T) {
+	ctx := context.Background()
+	st, err := order.OpenSQLiteStore(ctx, filepath.Join(t.TempDir(), "order.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c := order.Claim{UserID: "alice", Key: "k1", RequestHash: "h1", OrderID: "o1", ClaimedAt: now}
+	if ok, err := st.ClaimKey(ctx, c); !ok || err != nil {
+		t.Fatalf("first claim = %v, %v", ok, err)
+	}
+	if ok, err := st.ClaimKey(ctx, order.Claim{UserID: "alice", Key: "k1", RequestHash: "h2", OrderID: "o2", ClaimedAt: now}); ok || err != nil {
+		t.Fatalf("second claim of one key = %v, %v, want false", ok, err)
+	}
+	if ok, err := st.ClaimKey(ctx, order.Claim{UserID: "bob", Key: "k1", RequestHash: "h1", OrderID: "o3", ClaimedAt: now}); !ok || err != nil {
+		t.Fatalf("another customer's equal key = %v, %v, want claimed", ok, err)
+	}
+	got, ok, err := st.KeyClaim(ctx, "alice", "k1")
+	if err != nil || !ok || got != c {
+		t.Fatalf("KeyClaim = %+v %v %v, want %+v", got, ok, err, c)
+	}
+	if _, ok, err := st.KeyClaim(ctx, "alice", "nope"); ok || err != nil {
+		t.Fatalf("KeyClaim of an unknown key = %v, %v", ok, err)
+	}
+	unused, err := st.UnusedClaims(ctx)
+	if err != nil || len(unused) != 2 {
+		t.Fatalf("UnusedClaims = %+v, %v, want both", unused, err)
+	}
+
+	// A claim for another order, or whose order is stored, stays.
+	if err := st.DropClaim(ctx, order.Claim{UserID: "alice", Key: "k1", OrderID: "o2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Create(ctx, order.Order{ID: "o1", UserID: "alice", Status: order.StatusPending, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		History: []order.StatusChange{{To: order.StatusPending, By: "alice", At: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DropClaim(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.KeyClaim(ctx, "alice", "k1"); !ok {
+		t.Fatal("the claim of a stored order was dropped")
+	}
+	// A claim whose order was never stored goes.
+	if err := st.DropClaim(ctx, order.Claim{UserID: "bob", Key: "k1", OrderID: "o3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.KeyClaim(ctx, "bob", "k1"); ok {
+		t.Fatal("the claim of an unstored order stayed")
+	}
+	if unused, err := st.UnusedClaims(ctx); err != nil || len(unused) != 0 {
+		t.Fatalf("UnusedClaims = %+v, %v, want none", unused, err)
+	}
+}
+
+// Step.Apply moves the order by the state machine without touching the
+// order it was given, and EventFor announces what inventory must hear.
+func TestStepApplyAndEventFor(t *testing.T) {
+	at := time.Now().UTC()
+	o := order.Order{ID: "o1", UserID: "alice", Status: order.StatusPending, Total: 500, Currency: "USD",
+		History: make([]order.StatusChange, 1, 4)}
+	o.History[0] = order.StatusChange{To: order.StatusPending, By: "alice", At: at}
+
+	paying, err := order.Step{To: order.StatusPaying, By: "alice", At: at, NewAttempt: true}.Apply(o)
+	if err != nil || paying.Status != order.StatusPaying || paying.PaymentAttempts != 1 || len(paying.History) != 2 {
+		t.Fatalf("pending -> paying = %+v, %v", paying, err)
+	}
+	if o.Status != order.StatusPending || o.PaymentAttempts != 0 || len(o.History) != 1 {
+		t.Fatalf("Apply changed its input: %+v", o)
+	}
+	other, _ := order.Step{To: order.StatusCancelled, By: "bob", At: at}.Apply(o)
+	if paying.History[1].To != order.StatusPaying || other.History[1].To != order.StatusCancelled {
+		t.Fatalf("two steps from one order share a history: %+v, %+v", paying.History, other.History)
+	}
+	if _, ok, err := order.EventFor(paying); ok || err != nil {
+		t.Fatalf("becoming paying announced an event (%v, %v)", ok, err)
+	}
+	paid, err := order.Step{To: order.StatusPaid, By: "alice", At: at, PaymentID: "pay_1", Reason: "r"}.Apply(paying)
+	if err != nil || paid.PaymentID != "pay_1" || paid.History[2] != (order.StatusChange{From: order.StatusPaying, To: order.StatusPaid, By: "alice", At: at, Reason: "r"}) {
+		t.Fatalf("paying -> paid = %+v, %v", paid, err)
+	}
+	e, ok, err := order.EventFor(paid)
+	if err != nil || !ok || e.Type != shop.EventOrderPaid || e.Subject != "o1" || e.ID == "" {
+		t.Fatalf("EventFor(paid) = %+v, %v, %v", e, ok, err)
+	}
+
+	_, err = order.Step{To: order.StatusCancelled, By: "alice", At: at}.Apply(paying)
+	wantErr(t, err, shop.ErrConflict, order.CodePaymentInProgress)
+	_, err = order.Step{To: order.StatusPaying, By: "alice", At: at}.Apply(paid)
+	wantErr(t, err, shop.ErrConflict, order.CodeInvalidTransition)
+	refuse := errors.New("refused")
+	if _, err := (order.Step{To: order.StatusPaying, Check: func(order.Order) error { return refuse }}).Apply(o); err != refuse {
+		t.Fatalf("a refusing Check gave %v", err)
+	}
+}
