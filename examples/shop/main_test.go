@@ -527,7 +527,7 @@ func buildShop(t *testing.T) string {
 func addCustomer(t *testing.T, dataDir, email, password string) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := user.NewStore(ctx, filepath.Join(dataDir, "user.db"))
+	store, err := user.OpenSQLiteStore(ctx, filepath.Join(dataDir, "user.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
