@@ -5,13 +5,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/go-kit/log"
-	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
 	"github.com/kitshop/shop/catalog/catalogtest"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
 )
 
@@ -53,12 +52,6 @@ func TestConformanceHTTP(t *testing.T) {
 			}
 			return client
 		},
-		As: func(ctx context.Context, id shop.Identity) context.Context {
-			token, _, err := tokens.Issue(id, time.Hour)
-			if err != nil {
-				panic(err) // a fixed, valid key: cannot happen
-			}
-			return shophttp.WithToken(ctx, token)
-		},
+		As: testkit.BearerAs(tokens),
 	})
 }

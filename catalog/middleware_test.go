@@ -1,38 +1,20 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLoggingMiddleware(t *testing.T) {
 	inner, _ := newTestService(t)
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	s := LoggingMiddleware(log.NewLogfmtLogger(&buf))(inner)
 	ctx := shop.WithRequestID(adminCtx, "req-42")
 

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/internal/testkit"
+
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
@@ -31,7 +33,7 @@ func (h countingHistogram) Observe(float64)                  { *h.n++ }
 
 // New is NewService with metrics and logging, logging outermost.
 func TestNew(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	logger := log.NewLogfmtLogger(&buf)
 	observed := 0
 	m := shop.ServiceMetrics{Requests: markingCounter{logger: logger}, Latency: countingHistogram{&observed}}

@@ -8,13 +8,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/go-kit/log"
-	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/inventory/inventorytest"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
 )
 
@@ -107,13 +106,7 @@ func TestConformanceHTTP(t *testing.T) {
 	}
 	inventorytest.Run(t, inventorytest.Harness{
 		New: func(t *testing.T) inventory.Service { return serve(t, inventory.NewService(openStore(t))) },
-		As: func(ctx context.Context, id shop.Identity) context.Context {
-			tok, _, err := tokens.Issue(id, time.Hour)
-			if err != nil {
-				panic(err)
-			}
-			return shophttp.WithToken(ctx, tok)
-		},
+		As:  testkit.BearerAs(tokens),
 		WithExpirer: func(t *testing.T) (inventory.Service, *inventory.Expirer) {
 			st := openStore(t)
 			return serve(t, inventory.NewService(st)), inventory.NewExpirer(st)

@@ -1,16 +1,15 @@
 package order_test
 
 import (
-	"context"
 	"net/http/httptest"
 	"testing"
-	"time"
+
+	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/order"
 	"github.com/kitshop/shop/order/ordertest"
-	shophttp "github.com/kitshop/shop/transport/http"
 	"github.com/kitshop/shop/user"
 )
 
@@ -59,13 +58,7 @@ func TestConformanceHTTP(t *testing.T) {
 			}
 			return client
 		},
-		As: func(ctx context.Context, id shop.Identity) context.Context {
-			token, _, err := tokens.Issue(id, time.Hour)
-			if err != nil {
-				panic(err)
-			}
-			return shophttp.WithToken(ctx, token)
-		},
+		As:      testkit.BearerAs(tokens),
 		Seed:    b.seed,
 		Deliver: b.deliver,
 	})

@@ -1,34 +1,16 @@
 package order_test
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/order"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // callEveryMethod calls each Service method once or more on s and returns
 // the ID of the order it placed (paid, then refunded).
@@ -63,7 +45,7 @@ func callEveryMethod(t *testing.T, f *fixture, s order.Service) string {
 
 func TestLoggingMiddleware(t *testing.T) {
 	f := newFixture(t)
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	id := callEveryMethod(t, f, order.LoggingMiddleware(log.NewLogfmtLogger(&buf))(f.orders))
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

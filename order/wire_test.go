@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/internal/testkit"
+
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/order"
@@ -20,7 +22,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	svc, core := order.New(f.store, f.catalog, f.inventory, f.payments, log.NewLogfmtLogger(&buf), m,
 		order.WithClock(f.clock.Now), order.WithTTL(7*time.Minute))
 	if core == nil {
@@ -55,7 +57,7 @@ func TestNew(t *testing.T) {
 	}
 
 	// A WithLogger among the options wins.
-	var mine, theirs syncBuffer
+	var mine, theirs testkit.SyncBuffer
 	svc, _ = order.New(f.store, f.catalog, f.inventory, f.payments, log.NewLogfmtLogger(&theirs), m,
 		order.WithLogger(log.NewLogfmtLogger(&mine)))
 	_, err = svc.PlaceOrder(asAlice, order.NewOrder{Items: []order.Item{{ProductID: p, Quantity: 1}}})

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/internal/testkit"
+
 	"github.com/go-kit/log"
 	"golang.org/x/crypto/bcrypt"
 
@@ -61,13 +63,7 @@ func TestConformanceHTTP(t *testing.T) {
 			}
 			return client
 		},
-		As: func(ctx context.Context, id shop.Identity) context.Context {
-			token, _, err := tokens.Issue(id, time.Hour)
-			if err != nil {
-				panic(err)
-			}
-			return shophttp.WithToken(ctx, token)
-		},
+		As:               testkit.BearerAs(tokens),
 		Bearer:           shophttp.WithToken,
 		MaxLoginFailures: 3,
 	})

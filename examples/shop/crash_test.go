@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kitshop/shop/internal/testkit"
 )
 
 // startBinary runs the built shop as its own process on dataDir and waits
@@ -25,7 +27,7 @@ func startBinary(t *testing.T, bin, dataDir string) (*shopProcess, *exec.Cmd) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	cmd := exec.Command(bin, "-addr", addr, "-data-dir", dataDir, "-admin-email", adminEmail,
 		"-admin-password", adminPassword, "-bcrypt-cost", "4", "-quiet")
 	cmd.Env = cleanEnv()

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/internal/testkit"
+
 	"github.com/kitshop/shop/user"
 )
 
@@ -33,25 +35,8 @@ type shopProcess struct {
 	t       *testing.T
 	base    string
 	stop    func()
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	dataDir string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 const (
@@ -65,7 +50,7 @@ func startShop(t *testing.T, dataDir string, extra ...string) *shopProcess {
 	args := append([]string{"-addr", "127.0.0.1:0", "-data-dir", dataDir, "-admin-email", adminEmail,
 		"-admin-password", adminPassword, "-bcrypt-cost", "4"}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, logs, func(a net.Addr) { addr <- a.String() }) }()

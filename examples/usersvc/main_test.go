@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/config"
@@ -20,27 +21,9 @@ import (
 	"github.com/kitshop/shop/user"
 )
 
-// syncBuffer collects the service's log safely while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type instance struct {
 	base string
-	log  *syncBuffer
+	log  *testkit.SyncBuffer
 	stop func() error
 }
 
@@ -49,7 +32,7 @@ type instance struct {
 func start(t *testing.T, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -300,7 +283,7 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var logs syncBuffer
+			var logs testkit.SyncBuffer
 			listened := false
 			err := run(context.Background(), tt.args, &logs, func(net.Addr) { listened = true })
 			if err == nil || listened {
