@@ -14,14 +14,22 @@ if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "Consul v$version"; the
   exit 0
 fi
 mkdir -p "$cache"
+# One build at a time: a second caller waits for the first and then finds
+# the binary.
+exec 9>"$cache/consul.lock"
+flock 9
+if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "Consul v$version"; then
+  echo "$bin"
+  exit 0
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (
   cd "$work"
   go mod init consul-build >/dev/null 2>&1
   go get "github.com/hashicorp/consul@v$version" >&2
-  CGO_ENABLED=0 go build -o "$bin.tmp" github.com/hashicorp/consul >&2
+  CGO_ENABLED=0 go build -o "$bin.tmp.$$" github.com/hashicorp/consul >&2
 )
-mv "$bin.tmp" "$bin"
+mv "$bin.tmp.$$" "$bin"
 "$bin" version >&2
 echo "$bin"
