@@ -3,14 +3,18 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/kit/sd"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/discovery"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -123,6 +127,9 @@ func decodeListProductsRequest(_ context.Context, r *http.Request) (any, error) 
 // (shop.KindOf, shop.CodeOf). Business errors travel inside the response, so
 // breakers and retries wrapped around these endpoints see only transport
 // failures, 5xx and ErrUnavailable.
+//
+// It calls one fixed instance; NewHTTPClient calls the instances an
+// sd.Instancer reports, with breakers, balancing and retries.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
 	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
@@ -145,6 +152,72 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 			shophttp.DecodeResponse(func(err error) DeleteProductResponse { return DeleteProductResponse{Err: err} })),
 		ListProductsEndpoint: client(http.MethodGet, encodeListProductsRequest,
 			shophttp.DecodeResponse(func(err error) ListProductsResponse { return ListProductsResponse{Err: err} })),
+	}, nil
+}
+
+// HTTPClient is a catalogue Service over HTTP across the instances of an
+// sd.Instancer, made by NewHTTPClient. Close it when done.
+type HTTPClient struct {
+	Endpoints
+	closer io.Closer
+}
+
+// Close stops following the instancer and closes the instances'
+// endpoints. The instancer is the caller's to stop.
+func (c *HTTPClient) Close() error { return c.closer.Close() }
+
+// NewHTTPClient returns a catalogue Service that calls the instances
+// instancer reports (each a base URL, as MakeClientEndpoints takes it),
+// through discovery.NewEndpoint: a breaker and a concurrency limit per
+// instance, round-robin balancing, retries and an overall timeout; opts
+// tune them. token is as for MakeClientEndpoints.
+//
+// Reads, updates and deletes are idempotent and retried after any failure
+// of an instance; CreateProduct is retried only when it never reached one
+// (a refused connection, an open breaker). When no instance can answer, a
+// call fails with 503 "catalog_unavailable" (shop.ErrUnavailable); business
+// errors arrive as the service answered them and never open a breaker.
+func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
+	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
+	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, request any) (any, error) {
+			switch request.(type) {
+			case CreateProductRequest:
+				return e.CreateProductEndpoint(ctx, request)
+			case GetProductRequest:
+				return e.GetProductEndpoint(ctx, request)
+			case UpdateProductRequest:
+				return e.UpdateProductEndpoint(ctx, request)
+			case DeleteProductRequest:
+				return e.DeleteProductEndpoint(ctx, request)
+			case ListProductsRequest:
+				return e.ListProductsEndpoint(ctx, request)
+			}
+			return nil, fmt.Errorf("catalog client: no endpoint takes a %T", request)
+		}, nil, nil
+	}
+	idempotent := func(request any) bool {
+		_, create := request.(CreateProductRequest)
+		return !create
+	}
+	opts = append([]discovery.ClientOption{discovery.RetryIdempotent(idempotent)}, opts...)
+	ep, closer, err := discovery.NewEndpoint("catalog", instancer, factory, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPClient{
+		Endpoints: Endpoints{
+			CreateProductEndpoint: ep,
+			GetProductEndpoint:    ep,
+			UpdateProductEndpoint: ep,
+			DeleteProductEndpoint: ep,
+			ListProductsEndpoint:  ep,
+		},
+		closer: closer,
 	}, nil
 }
 

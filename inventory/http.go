@@ -3,15 +3,18 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/kit/sd"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/discovery"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -135,6 +138,9 @@ func decodeListHeldRequest(_ context.Context, r *http.Request) (any, error) {
 // Business errors (4xx) travel inside the response, so that a circuit
 // breaker wrapped around these endpoints counts only transport failures and
 // 5xx answers.
+//
+// It calls one fixed instance; NewHTTPClient calls the instances an
+// sd.Instancer reports, with breakers, balancing and retries.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
 	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
@@ -195,6 +201,106 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 			r.URL.RawQuery = q.Encode()
 			return nil
 		}, shophttp.DecodeResponse(func(err error) ReservationsResponse { return ReservationsResponse{Err: err} })),
+	}, nil
+}
+
+// HTTPClient is an inventory Service over HTTP across the instances of an
+// sd.Instancer, made by NewHTTPClient. Close it when done.
+type HTTPClient struct {
+	Endpoints
+	closer io.Closer
+}
+
+// Close stops following the instancer and closes the instances'
+// endpoints. The instancer is the caller's to stop.
+func (c *HTTPClient) Close() error { return c.closer.Close() }
+
+// The requests of methods that share a request type, told apart on their
+// way to an instance's endpoints.
+type (
+	addStockCall    ChangeStockRequest
+	removeStockCall ChangeStockRequest
+	commitCall      OrderRequest
+	releaseCall     OrderRequest
+	returnCall      OrderRequest
+)
+
+// NewHTTPClient returns an inventory Service that calls the instances
+// instancer reports (each a base URL serving both NewHTTPHandler and
+// NewInternalHTTPHandler, as MakeClientEndpoints takes it), through
+// discovery.NewEndpoint: a breaker and a concurrency limit per instance,
+// round-robin balancing, retries and an overall timeout; opts tune them.
+// token is as for MakeClientEndpoints.
+//
+// Reads and the reservation calls (Reserve, Commit, Release, Return:
+// idempotent by order ID) are retried after any failure of an instance;
+// AddStock and RemoveStock only when they never reached one (a refused
+// connection, an open breaker). When no instance can answer, a call fails
+// with 503 "inventory_unavailable" (shop.ErrUnavailable); business errors
+// arrive as the service answered them and never open a breaker.
+func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
+	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
+	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, request any) (any, error) {
+			switch r := request.(type) {
+			case GetStockRequest:
+				return e.GetStockEndpoint(ctx, r)
+			case addStockCall:
+				return e.AddStockEndpoint(ctx, ChangeStockRequest(r))
+			case removeStockCall:
+				return e.RemoveStockEndpoint(ctx, ChangeStockRequest(r))
+			case ReserveRequest:
+				return e.ReserveEndpoint(ctx, r)
+			case commitCall:
+				return e.CommitEndpoint(ctx, OrderRequest(r))
+			case releaseCall:
+				return e.ReleaseEndpoint(ctx, OrderRequest(r))
+			case returnCall:
+				return e.ReturnEndpoint(ctx, OrderRequest(r))
+			case ListHeldRequest:
+				return e.ListHeldEndpoint(ctx, r)
+			}
+			return nil, fmt.Errorf("inventory client: no endpoint takes a %T", request)
+		}, nil, nil
+	}
+	idempotent := func(request any) bool {
+		switch request.(type) {
+		case addStockCall, removeStockCall:
+			return false
+		}
+		return true
+	}
+	opts = append([]discovery.ClientOption{discovery.RetryIdempotent(idempotent)}, opts...)
+	ep, closer, err := discovery.NewEndpoint("inventory", instancer, factory, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPClient{
+		Endpoints: Endpoints{
+			GetStockEndpoint: ep,
+			AddStockEndpoint: func(ctx context.Context, request any) (any, error) {
+				return ep(ctx, addStockCall(request.(ChangeStockRequest)))
+			},
+			RemoveStockEndpoint: func(ctx context.Context, request any) (any, error) {
+				return ep(ctx, removeStockCall(request.(ChangeStockRequest)))
+			},
+			ReserveEndpoint: ep,
+			CommitEndpoint: func(ctx context.Context, request any) (any, error) {
+				return ep(ctx, commitCall(request.(OrderRequest)))
+			},
+			ReleaseEndpoint: func(ctx context.Context, request any) (any, error) {
+				return ep(ctx, releaseCall(request.(OrderRequest)))
+			},
+			ReturnEndpoint: func(ctx context.Context, request any) (any, error) {
+				return ep(ctx, returnCall(request.(OrderRequest)))
+			},
+			ListHeldEndpoint: ep,
+		},
+		closer: closer,
 	}, nil
 }
 

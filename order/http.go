@@ -3,13 +3,18 @@ package order
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/kit/sd"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/discovery"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -119,6 +124,9 @@ func decodeEmptyBody(r *http.Request) error {
 // instance ("http://host:port" or "host:port") over HTTP. token supplies the
 // bearer token of each call; nil passes on the token of the incoming request
 // the context came from.
+//
+// It calls one fixed instance; NewHTTPClient calls the instances an
+// sd.Instancer reports, with breakers, balancing and retries.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
 	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
@@ -177,5 +185,83 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		}, decodeOrder).Endpoint(),
 		CancelOrderEndpoint: client(http.MethodPost, idPath("/cancel"), noBody, decodeOrder).Endpoint(),
 		RefundOrderEndpoint: client(http.MethodPost, idPath("/refund"), noBody, decodeOrder).Endpoint(),
+	}, nil
+}
+
+// HTTPClient is an order Service over HTTP across the instances of an
+// sd.Instancer, made by NewHTTPClient. Close it when done.
+type HTTPClient struct {
+	Endpoints
+	closer io.Closer
+}
+
+// Close stops following the instancer and closes the instances'
+// endpoints. The instancer is the caller's to stop.
+func (c *HTTPClient) Close() error { return c.closer.Close() }
+
+// NewHTTPClient returns an order Service that calls the instances
+// instancer reports (each a base URL, as MakeClientEndpoints takes it),
+// through discovery.NewEndpoint: a breaker and a concurrency limit per
+// instance, round-robin balancing, retries and an overall timeout; opts
+// tune them. token is as for MakeClientEndpoints.
+//
+// Reads are retried after any failure of an instance, and so is PlaceOrder
+// with an idempotency key (a retry returns the first order). PlaceOrder
+// without a key, PayOrder, CancelOrder and RefundOrder are retried only when
+// they never reached an instance (a refused connection, an open breaker):
+// an attempt that did may have acted, and its retry would answer 409
+// rather than what happened. When no instance can answer, a call fails with
+// 503 "order_unavailable" (shop.ErrUnavailable); business errors, and the
+// service's own 503s such as payment_pending, arrive as the service
+// answered them.
+func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
+	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
+	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, request any) (any, error) {
+			switch request.(type) {
+			case PlaceOrderRequest:
+				return e.PlaceOrderEndpoint(ctx, request)
+			case GetOrderRequest:
+				return e.GetOrderEndpoint(ctx, request)
+			case ListOrdersRequest:
+				return e.ListOrdersEndpoint(ctx, request)
+			case PayOrderRequest:
+				return e.PayOrderEndpoint(ctx, request)
+			case CancelOrderRequest:
+				return e.CancelOrderEndpoint(ctx, request)
+			case RefundOrderRequest:
+				return e.RefundOrderEndpoint(ctx, request)
+			}
+			return nil, fmt.Errorf("order client: no endpoint takes a %T", request)
+		}, nil, nil
+	}
+	idempotent := func(request any) bool {
+		switch r := request.(type) {
+		case GetOrderRequest, ListOrdersRequest:
+			return true
+		case PlaceOrderRequest:
+			return r.IdempotencyKey != ""
+		}
+		return false
+	}
+	opts = append([]discovery.ClientOption{discovery.RetryIdempotent(idempotent)}, opts...)
+	ep, closer, err := discovery.NewEndpoint("order", instancer, factory, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPClient{
+		Endpoints: Endpoints{
+			PlaceOrderEndpoint:  ep,
+			GetOrderEndpoint:    ep,
+			ListOrdersEndpoint:  ep,
+			PayOrderEndpoint:    ep,
+			CancelOrderEndpoint: ep,
+			RefundOrderEndpoint: ep,
+		},
+		closer: closer,
 	}, nil
 }

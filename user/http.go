@@ -4,15 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/kit/sd"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/discovery"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -128,6 +132,9 @@ func decodeEnableUserRequest(_ context.Context, r *http.Request) (any, error) {
 // of the incoming request the context came from); opts are added after
 // shophttp.ClientOptions, so they can replace its HTTP client. An error the
 // service returns arrives with the same kind and code.
+//
+// It calls one fixed instance; NewHTTPClient calls the instances an
+// sd.Instancer reports, with breakers, balancing and retries.
 func MakeClientEndpoints(instance string, token func() (string, error), opts ...kithttp.ClientOption) (Endpoints, error) {
 	base, err := shophttp.InstanceURL(instance)
 	if err != nil {
@@ -161,6 +168,82 @@ func MakeClientEndpoints(instance string, token func() (string, error), opts ...
 		ListUsersEndpoint:   list.Endpoint(),
 		DisableUserEndpoint: disable.Endpoint(),
 		EnableUserEndpoint:  enable.Endpoint(),
+	}, nil
+}
+
+// HTTPClient is a user Service over HTTP across the instances of an
+// sd.Instancer, made by NewHTTPClient. Close it when done.
+type HTTPClient struct {
+	Endpoints
+	closer io.Closer
+}
+
+// Close stops following the instancer and closes the instances'
+// endpoints. The instancer is the caller's to stop.
+func (c *HTTPClient) Close() error { return c.closer.Close() }
+
+// NewHTTPClient returns a user Service that calls the instances instancer
+// reports (each a base URL, as MakeClientEndpoints takes it), through
+// discovery.NewEndpoint: a breaker and a concurrency limit per instance,
+// round-robin balancing, retries and an overall timeout; opts tune them.
+// token is as for MakeClientEndpoints.
+//
+// Reads and DisableUser/EnableUser (which set a state) are retried after any
+// failure of an instance; Register and Login only when they never reached
+// one (a refused connection, an open breaker). When no instance can
+// answer, a call fails with 503 "user_unavailable" (shop.ErrUnavailable);
+// business errors, 429 of the login throttle included, arrive as the
+// service answered them and never open a breaker.
+func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
+	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
+	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, request any) (any, error) {
+			switch request.(type) {
+			case RegisterRequest:
+				return e.RegisterEndpoint(ctx, request)
+			case LoginRequest:
+				return e.LoginEndpoint(ctx, request)
+			case GetUserRequest:
+				return e.GetUserEndpoint(ctx, request)
+			case MeRequest:
+				return e.MeEndpoint(ctx, request)
+			case ListUsersRequest:
+				return e.ListUsersEndpoint(ctx, request)
+			case DisableUserRequest:
+				return e.DisableUserEndpoint(ctx, request)
+			case EnableUserRequest:
+				return e.EnableUserEndpoint(ctx, request)
+			}
+			return nil, fmt.Errorf("user client: no endpoint takes a %T", request)
+		}, nil, nil
+	}
+	idempotent := func(request any) bool {
+		switch request.(type) {
+		case RegisterRequest, LoginRequest:
+			return false
+		}
+		return true
+	}
+	opts = append([]discovery.ClientOption{discovery.RetryIdempotent(idempotent)}, opts...)
+	ep, closer, err := discovery.NewEndpoint("user", instancer, factory, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPClient{
+		Endpoints: Endpoints{
+			RegisterEndpoint:    ep,
+			LoginEndpoint:       ep,
+			GetUserEndpoint:     ep,
+			MeEndpoint:          ep,
+			ListUsersEndpoint:   ep,
+			DisableUserEndpoint: ep,
+			EnableUserEndpoint:  ep,
+		},
+		closer: closer,
 	}, nil
 }
 
