@@ -11,6 +11,7 @@
 //	-admin-password  SHOP_ADMIN_PASSWORD  its password, used only when the account is created
 //	-token-ttl       SHOP_TOKEN_TTL       how long login tokens stay valid (default 24h)
 //	-bcrypt-cost     SHOP_BCRYPT_COST     bcrypt work factor of new password hashes (default 10)
+//	-consul          SHOP_CONSUL_ADDR     Consul agent to register with (a check on /healthz; deregistered on shutdown)
 //
 // Example:
 //
@@ -43,9 +44,11 @@ func main() {
 	})
 }
 
-// settings are the parsed configuration: the settings every example takes.
+// settings are the parsed configuration: the settings every example takes,
+// and the Consul agent to register with.
 type settings struct {
 	app.Settings
+	consul string
 }
 
 // parseSettings reads the settings from args, the environment and ./.env,
@@ -54,7 +57,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("usersvc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	s.Register(fs, "127.0.0.1:5001")
+	s.Register(fs, app.UsersAddr)
+	fs.StringVar(&s.consul, "consul", "", "Consul agent address (host:port) to register with; unset: no registration (SHOP_CONSUL_ADDR)")
+	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -117,10 +122,20 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	mux.Handle("/", user.NewHTTPHandler(user.MakeServerEndpoints(svc), verifier, log.With(logger, "component", "http")))
 	shophttp.Mount(mux, reg, shophttp.Check{Name: "store", Func: store.Ping})
 
-	return app.Serve(ctx, s.Addr, mux, logger, func(addr net.Addr) {
+	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul}, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer peers.Close()
+	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
+		deregister, err := peers.Register(ctx, "user", addr)
+		if err != nil {
+			return nil, err
+		}
 		level.Info(logger).Log("msg", "user service ready", "addr", addr, "data_dir", s.DataDir, "start_took", time.Since(start))
 		for _, f := range ready {
 			f(addr)
 		}
+		return deregister, nil
 	})
 }

@@ -146,6 +146,20 @@ func Registry() *prometheus.Registry {
 // ShutdownTimeout to finish. ready, if not nil, is called with the listening
 // address once connections are accepted. A clean shutdown returns nil.
 func Serve(ctx context.Context, addr string, handler http.Handler, logger log.Logger, ready func(net.Addr)) error {
+	return ServeRegistered(ctx, addr, handler, logger, func(a net.Addr) (func(), error) {
+		if ready != nil {
+			ready(a)
+		}
+		return func() {}, nil
+	})
+}
+
+// ServeRegistered is Serve for a service that makes itself found: once
+// connections are accepted, register is called with the listening address
+// (a failure stops the server and is returned), and the function it returns
+// runs when ctx is done, before the server stops answering, so no caller is
+// sent to an instance that is going away.
+func ServeRegistered(ctx context.Context, addr string, handler http.Handler, logger log.Logger, register func(net.Addr) (deregister func(), err error)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("addr (SHOP_ADDR): %w", err)
@@ -162,14 +176,18 @@ func Serve(ctx context.Context, addr string, handler http.Handler, logger log.Lo
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	level.Info(logger).Log("msg", "listening", "addr", ln.Addr())
-	if ready != nil {
-		ready(ln.Addr())
+	deregister, err := register(ln.Addr())
+	if err != nil {
+		srv.Close()
+		return err
 	}
 	select {
 	case err := <-errc:
+		deregister()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	deregister()
 	level.Info(logger).Log("msg", "shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()

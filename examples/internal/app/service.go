@@ -1,0 +1,78 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/kitshop/shop/internal/config"
+	"github.com/kitshop/shop/user"
+)
+
+// The article's ports, on which the single-service binaries listen and find
+// each other by default.
+const (
+	UsersAddr     = "127.0.0.1:5001"
+	ProductsAddr  = "127.0.0.1:5002"
+	OrdersAddr    = "127.0.0.1:5003"
+	InventoryAddr = "127.0.0.1:5004"
+)
+
+// ServiceSettings are the settings of a binary that runs one service
+// (catalogsvc, inventorysvc, ordersvc): where it listens, its data, the
+// token key every service shares, and how it finds the others.
+type ServiceSettings struct {
+	Addr      string
+	DataDir   string
+	SecretKey config.Secret
+	Quiet     bool
+	// Consul, when set, is the Consul agent the service registers with and
+	// finds the services it calls through; otherwise discovery is static.
+	Consul string
+	// UsersURL lists the user service's instances (comma-separated), which
+	// the door check asks whether an account may still use its token.
+	UsersURL string
+}
+
+// Register defines the shared flags on fs, with defaultAddr as -addr's
+// default.
+func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
+	fs.StringVar(&s.Addr, "addr", defaultAddr, "listen address (SHOP_ADDR)")
+	fs.StringVar(&s.DataDir, "data-dir", "./data", "directory of the service's SQLite file and, unless a key is given, secret.key (SHOP_DATA_DIR)")
+	fs.Var(&s.SecretKey, "secret-key", "token signing key shared by every service, at least 32 characters; generated once and kept in the data dir when unset (SHOP_SECRET_KEY)")
+	fs.BoolVar(&s.Quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
+	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
+	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
+}
+
+// Check validates the parsed settings, naming the setting at fault.
+func (s *ServiceSettings) Check(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("configuration: unexpected argument %q; every setting is a flag such as -addr", fs.Arg(0))
+	case s.Addr == "":
+		return errors.New("configuration: addr (SHOP_ADDR) must not be empty")
+	case s.DataDir == "":
+		return errors.New("configuration: data-dir (SHOP_DATA_DIR) must not be empty")
+	case s.Consul == "" && s.UsersURL == "":
+		return errors.New("configuration: users-url (SHOP_USERS_URL) must not be empty without -consul")
+	}
+	return nil
+}
+
+// Tokens returns the token signer and verifier for the configured key, or
+// the key kept in the data dir (generated on first use). Services sharing a
+// data dir share the key; on separate machines, give each the same
+// -secret-key.
+func (s *ServiceSettings) Tokens() (*user.Tokens, error) {
+	key, err := config.SecretKey(&s.SecretKey, s.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := user.NewTokens(key)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY): %w", err)
+	}
+	return tokens, nil
+}

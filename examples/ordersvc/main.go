@@ -1,0 +1,165 @@
+// Command ordersvc runs the order desk on its own, on the article's port
+// 5003: placing, paying, cancelling and refunding orders over HTTP, with
+// /healthz, /readyz and /metrics. It prices orders through the catalog
+// service and holds stock through the inventory service, both found through
+// static lists or Consul, each call balanced, retried only where safe, bounded
+// in time and broken when the dependency keeps failing.
+//
+// Until events travel between processes through a broker, the order
+// events of the outbox (paid, cancelled, expired, refunded) are applied to
+// the inventory service over its internal routes, at least once: an event
+// waits in the outbox while the inventory is down and goes out when it is
+// back.
+//
+// Every setting is a flag, a SHOP_* environment variable or a line of a .env
+// file in the working directory (in that order of precedence):
+//
+//	-addr           SHOP_ADDR            listen address (default 127.0.0.1:5003)
+//	-data-dir       SHOP_DATA_DIR        holds order.db, payments.db and, unless a key is given, secret.key (default ./data)
+//	-secret-key     SHOP_SECRET_KEY      token signing key shared by every service
+//	-consul         SHOP_CONSUL_ADDR     Consul agent: register there and find the others through it
+//	-users-url      SHOP_USERS_URL       user service instances without Consul (default 127.0.0.1:5001)
+//	-catalog-url    SHOP_CATALOG_URL     catalog service instances without Consul (default 127.0.0.1:5002)
+//	-inventory-url  SHOP_INVENTORY_URL   inventory service instances without Consul (default 127.0.0.1:5004)
+//	-order-ttl      SHOP_ORDER_TTL       how long an unpaid order holds its stock (default 15m)
+//	-quiet          SHOP_QUIET           log only warnings and errors
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/examples/internal/app"
+	"github.com/kitshop/shop/internal/config"
+	"github.com/kitshop/shop/inventory"
+	"github.com/kitshop/shop/order"
+	shophttp "github.com/kitshop/shop/transport/http"
+	"github.com/kitshop/shop/transport/inproc"
+)
+
+func main() {
+	app.Main("ordersvc", func(ctx context.Context, args []string, stderr io.Writer) error {
+		return run(ctx, args, stderr, nil)
+	})
+}
+
+type settings struct {
+	app.ServiceSettings
+	catalogURL, inventoryURL string
+	orderTTL                 time.Duration
+}
+
+func parseSettings(args []string, stderr io.Writer) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("ordersvc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.Register(fs, app.OrdersAddr)
+	fs.StringVar(&s.catalogURL, "catalog-url", app.ProductsAddr, "catalog service instances, comma-separated; ignored with -consul (SHOP_CATALOG_URL)")
+	fs.StringVar(&s.inventoryURL, "inventory-url", app.InventoryAddr, "inventory service instances, comma-separated; ignored with -consul (SHOP_INVENTORY_URL)")
+	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock (SHOP_ORDER_TTL)")
+	if err := config.Parse(fs, args, ".env"); err != nil {
+		return s, err
+	}
+	if err := s.Check(fs); err != nil {
+		return s, err
+	}
+	if s.orderTTL < 100*time.Millisecond {
+		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 100ms, got %s", s.orderTTL)
+	}
+	return s, nil
+}
+
+// run serves until ctx is done, then deregisters and shuts down gracefully.
+// ready, if not nil, is called with the listening address.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
+	start := time.Now()
+	s, err := parseSettings(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger, flushLog := app.Logger(stderr, s.Quiet)
+	defer flushLog()
+	tokens, err := s.Tokens()
+	if err != nil {
+		return err
+	}
+	reg := app.Registry()
+	peers, err := app.NewPeers(s.ServiceSettings, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer peers.Close()
+	verifier, err := peers.AccountVerifier(s.ServiceSettings, tokens, "order")
+	if err != nil {
+		return err
+	}
+	serviceToken := app.ServiceToken(tokens, "order")
+	catalogSvc, err := peers.Catalog(s.catalogURL, serviceToken)
+	if err != nil {
+		return err
+	}
+	inventorySvc, err := peers.Inventory(s.inventoryURL, serviceToken)
+	if err != nil {
+		return err
+	}
+	store, err := order.OpenSQLiteStore(ctx, filepath.Join(s.DataDir, "order.db"))
+	if err != nil {
+		return config.DataDirError(err)
+	}
+	defer store.Close()
+	payments, err := order.OpenDevPayments(ctx, filepath.Join(s.DataDir, "payments.db"))
+	if err != nil {
+		return config.DataDirError(err)
+	}
+	defer payments.Close()
+
+	metrics, err := shop.NewServiceMetrics(reg, "order")
+	if err != nil {
+		return err
+	}
+	svc, orders := order.New(store, catalogSvc, inventorySvc, payments, logger, metrics, order.WithTTL(s.orderTTL))
+	mux := http.NewServeMux()
+	mux.Handle("/orders", order.NewHTTPHandler(order.MakeServerEndpoints(svc), verifier, logger))
+	mux.Handle("/orders/", order.NewHTTPHandler(order.MakeServerEndpoints(svc), verifier, logger))
+	shophttp.Mount(mux, reg, shophttp.Check{Name: "order-db", Func: store.Ping})
+	mux.Handle("/", shophttp.NotFound())
+
+	// The outbox's events reach the inventory service over HTTP: its event
+	// handlers run here against the remote inventory, and a failed call
+	// leaves the event in the outbox for the next attempt.
+	events := inproc.NewBus()
+	for typ, h := range inventory.EventHandlers(inventorySvc, logger) {
+		if err := events.Subscribe(typ, h); err != nil {
+			return err
+		}
+	}
+	bg, stopBackground := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { store.RunOutbox(bg, events, logger) })
+	wg.Go(func() { orders.RunExpiry(bg, min(max(s.orderTTL/10, 100*time.Millisecond), 5*time.Second)) })
+	wg.Go(func() { orders.RunRecovery(bg, time.Minute) })
+	defer func() { stopBackground(); wg.Wait() }()
+
+	level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
+	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
+		deregister, err := peers.Register(ctx, "order", addr)
+		if err != nil {
+			return nil, err
+		}
+		level.Info(logger).Log("msg", "order service ready", "addr", addr, "startup", time.Since(start))
+		if ready != nil {
+			ready(addr)
+		}
+		return deregister, nil
+	})
+}
