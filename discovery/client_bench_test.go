@@ -17,9 +17,11 @@ import (
 //
 //	go test -run '^$' -bench ClientChain -benchmem -count 5 ./discovery
 //
-// On a loopback call of about 40µs the chain costs far more than a real
-// network call would notice: go-kit's lb.RetryWithCallback runs each attempt
-// on a goroutine of its own, and hystrix-go's DoC two more per call.
+// Measured on two cores against a loopback call of about 44µs: the chain
+// with gobreaker costs about 1.09x the bare client, with hystrix-go about
+// 1.46x, because hystrix.DoC starts two goroutines per call. The retries
+// run on the caller's goroutine (see retryWithCallback); go-kit's
+// lb.RetryWithCallback alone, with a goroutine per attempt, cost 1.18x.
 func BenchmarkClientChain(b *testing.B) {
 	be := newBackend(b, "a")
 	bare, _, err := factory("/ping")(be.url())
