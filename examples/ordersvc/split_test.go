@@ -340,10 +340,12 @@ func TestSplitShopConsul(t *testing.T) {
 		})
 	}
 	story(t, s)
-	s.catalog.stop(syscall.SIGTERM)
-	for _, id := range registered(t, consul, "catalog") {
-		if strings.Contains(id, strings.ReplaceAll(s.catalog.addr, ":", "-")) {
-			t.Fatalf("catalog instance %s still registered after SIGTERM", id)
+	for svc, p := range map[string]*service{"user": s.users, "catalog": s.catalog, "inventory": s.inventory, "order": s.orders} {
+		p.stop(syscall.SIGTERM)
+		for _, id := range registered(t, consul, svc) {
+			if strings.Contains(id, strings.ReplaceAll(p.addr, ":", "-")) {
+				t.Fatalf("%s instance %s still registered after SIGTERM", svc, id)
+			}
 		}
 	}
 }
