@@ -21,11 +21,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"time"
 
-	"github.com/go-kit/log/level"
-
-	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
 	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
@@ -52,50 +48,24 @@ func parseSettings(args []string, stderr io.Writer) (app.ServiceSettings, error)
 // run serves until ctx is done, then deregisters and shuts down gracefully.
 // ready, if not nil, is called with the listening address.
 func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
-	start := time.Now()
 	s, err := parseSettings(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger, flushLog := app.Logger(stderr, s.Quiet)
-	defer flushLog()
-	tokens, err := s.Tokens()
+	svc, err := app.StartService("catalog", s, stderr)
 	if err != nil {
 		return err
 	}
-	reg := app.Registry()
-	peers, err := app.NewPeers(s, logger, reg)
-	if err != nil {
-		return err
-	}
-	defer peers.Close()
-	verifier, err := peers.AccountVerifier(s, tokens, "catalog")
-	if err != nil {
-		return err
-	}
+	defer svc.Close()
 	store, err := catalog.OpenSQLiteStore(ctx, filepath.Join(s.DataDir, "catalog.db"))
 	if err != nil {
 		return config.DataDirError(err)
 	}
 	defer store.Close()
 
-	metrics, err := shop.NewServiceMetrics(reg, "catalog")
-	if err != nil {
-		return err
-	}
-	svc := catalog.New(store, logger, metrics)
+	products := catalog.New(store, svc.Logger, svc.Metrics)
 	mux := http.NewServeMux()
-	mux.Handle("/", catalog.NewHTTPHandler(catalog.MakeServerEndpoints(svc), verifier, logger))
-	shophttp.Mount(mux, reg, shophttp.Check{Name: "catalog-db", Func: store.Ping})
-	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
-		deregister, err := peers.Register(ctx, "catalog", addr)
-		if err != nil {
-			return nil, err
-		}
-		level.Info(logger).Log("msg", "catalog service ready", "addr", addr, "startup", time.Since(start))
-		if ready != nil {
-			ready(addr)
-		}
-		return deregister, nil
-	})
+	mux.Handle("/", catalog.NewHTTPHandler(catalog.MakeServerEndpoints(products), svc.Verifier, svc.Logger))
+	shophttp.Mount(mux, svc.Registry, shophttp.Check{Name: "catalog-db", Func: store.Ping})
+	return svc.Serve(ctx, mux, ready)
 }

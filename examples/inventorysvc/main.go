@@ -26,9 +26,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-kit/log/level"
-
-	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
 	"github.com/kitshop/shop/inventory"
@@ -61,28 +58,16 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 // run serves until ctx is done, then deregisters and shuts down gracefully.
 // ready, if not nil, is called with the listening address.
 func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
-	start := time.Now()
 	s, err := parseSettings(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger, flushLog := app.Logger(stderr, s.Quiet)
-	defer flushLog()
-	tokens, err := s.Tokens()
+	svc, err := app.StartService("inventory", s.ServiceSettings, stderr)
 	if err != nil {
 		return err
 	}
-	reg := app.Registry()
-	peers, err := app.NewPeers(s.ServiceSettings, logger, reg)
-	if err != nil {
-		return err
-	}
-	defer peers.Close()
-	verifier, err := peers.AccountVerifier(s.ServiceSettings, tokens, "inventory")
-	if err != nil {
-		return err
-	}
-	catalogSvc, err := peers.Catalog(s.catalogURL, app.ServiceToken(tokens, "inventory"))
+	defer svc.Close()
+	catalogSvc, err := svc.Peers.Catalog(s.catalogURL, svc.Token())
 	if err != nil {
 		return err
 	}
@@ -92,38 +77,23 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	defer store.Close()
 
-	metrics, err := shop.NewServiceMetrics(reg, "inventory")
-	if err != nil {
-		return err
-	}
 	// Stock only for products the catalog knows; an unreachable catalog is
 	// a 503 naming it.
 	productCheck := inventory.WithProductCheck(func(ctx context.Context, id string) error {
 		_, err := catalogSvc.GetProduct(ctx, id)
 		return app.DependencyError("catalog", err)
 	})
-	svc := inventory.New(store, logger, metrics, productCheck)
-	endpoints := inventory.MakeServerEndpoints(svc)
+	stock := inventory.New(store, svc.Logger, svc.Metrics, productCheck)
+	endpoints := inventory.MakeServerEndpoints(stock)
 	mux := http.NewServeMux()
-	mux.Handle("/inventory/", inventory.NewHTTPHandler(endpoints, verifier, logger))
-	mux.Handle("/internal/", inventory.NewInternalHTTPHandler(endpoints, verifier, logger))
-	shophttp.Mount(mux, reg, shophttp.Check{Name: "inventory-db", Func: store.Ping})
+	mux.Handle("/inventory/", inventory.NewHTTPHandler(endpoints, svc.Verifier, svc.Logger))
+	mux.Handle("/internal/", inventory.NewInternalHTTPHandler(endpoints, svc.Verifier, svc.Logger))
+	shophttp.Mount(mux, svc.Registry, shophttp.Check{Name: "inventory-db", Func: store.Ping})
 	mux.Handle("/", shophttp.NotFound())
 
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { inventory.NewExpirer(store, inventory.WithLogger(logger)).RunExpiry(bg, 10*time.Second) })
+	wg.Go(func() { inventory.NewExpirer(store, inventory.WithLogger(svc.Logger)).RunExpiry(bg, 10*time.Second) })
 	defer func() { stopBackground(); wg.Wait() }()
-
-	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
-		deregister, err := peers.Register(ctx, "inventory", addr)
-		if err != nil {
-			return nil, err
-		}
-		level.Info(logger).Log("msg", "inventory service ready", "addr", addr, "startup", time.Since(start))
-		if ready != nil {
-			ready(addr)
-		}
-		return deregister, nil
-	})
+	return svc.Serve(ctx, mux, ready)
 }

@@ -38,7 +38,6 @@ import (
 
 	"github.com/go-kit/log/level"
 
-	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
 	"github.com/kitshop/shop/inventory"
@@ -82,33 +81,20 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 // run serves until ctx is done, then deregisters and shuts down gracefully.
 // ready, if not nil, is called with the listening address.
 func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
-	start := time.Now()
 	s, err := parseSettings(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger, flushLog := app.Logger(stderr, s.Quiet)
-	defer flushLog()
-	tokens, err := s.Tokens()
+	svc, err := app.StartService("order", s.ServiceSettings, stderr)
 	if err != nil {
 		return err
 	}
-	reg := app.Registry()
-	peers, err := app.NewPeers(s.ServiceSettings, logger, reg)
+	defer svc.Close()
+	catalogSvc, err := svc.Peers.Catalog(s.catalogURL, svc.Token())
 	if err != nil {
 		return err
 	}
-	defer peers.Close()
-	verifier, err := peers.AccountVerifier(s.ServiceSettings, tokens, "order")
-	if err != nil {
-		return err
-	}
-	serviceToken := app.ServiceToken(tokens, "order")
-	catalogSvc, err := peers.Catalog(s.catalogURL, serviceToken)
-	if err != nil {
-		return err
-	}
-	inventorySvc, err := peers.Inventory(s.inventoryURL, serviceToken)
+	inventorySvc, err := svc.Peers.Inventory(s.inventoryURL, svc.Token())
 	if err != nil {
 		return err
 	}
@@ -123,43 +109,30 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	defer payments.Close()
 
-	metrics, err := shop.NewServiceMetrics(reg, "order")
-	if err != nil {
-		return err
-	}
-	svc, orders := order.New(store, catalogSvc, inventorySvc, payments, logger, metrics, order.WithTTL(s.orderTTL))
+	desk, orders := order.New(store, catalogSvc, inventorySvc, payments, svc.Logger, svc.Metrics, order.WithTTL(s.orderTTL))
+	handler := order.NewHTTPHandler(order.MakeServerEndpoints(desk), svc.Verifier, svc.Logger)
 	mux := http.NewServeMux()
-	mux.Handle("/orders", order.NewHTTPHandler(order.MakeServerEndpoints(svc), verifier, logger))
-	mux.Handle("/orders/", order.NewHTTPHandler(order.MakeServerEndpoints(svc), verifier, logger))
-	shophttp.Mount(mux, reg, shophttp.Check{Name: "order-db", Func: store.Ping})
+	mux.Handle("/orders", handler)
+	mux.Handle("/orders/", handler)
+	shophttp.Mount(mux, svc.Registry, shophttp.Check{Name: "order-db", Func: store.Ping})
 	mux.Handle("/", shophttp.NotFound())
 
 	// The outbox's events reach the inventory service over HTTP: its event
 	// handlers run here against the remote inventory, and a failed call
 	// leaves the event in the outbox for the next attempt.
 	events := inproc.NewBus()
-	for typ, h := range inventory.EventHandlers(inventorySvc, logger) {
+	for typ, h := range inventory.EventHandlers(inventorySvc, svc.Logger) {
 		if err := events.Subscribe(typ, h); err != nil {
 			return err
 		}
 	}
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { store.RunOutbox(bg, events, logger) })
+	wg.Go(func() { store.RunOutbox(bg, events, svc.Logger) })
 	wg.Go(func() { orders.RunExpiry(bg, min(max(s.orderTTL/10, 100*time.Millisecond), 5*time.Second)) })
 	wg.Go(func() { orders.RunRecovery(bg, time.Minute) })
 	defer func() { stopBackground(); wg.Wait() }()
 
-	level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
-	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
-		deregister, err := peers.Register(ctx, "order", addr)
-		if err != nil {
-			return nil, err
-		}
-		level.Info(logger).Log("msg", "order service ready", "addr", addr, "startup", time.Since(start))
-		if ready != nil {
-			ready(addr)
-		}
-		return deregister, nil
-	})
+	level.Warn(svc.Logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
+	return svc.Serve(ctx, mux, ready)
 }

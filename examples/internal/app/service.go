@@ -1,12 +1,21 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/config"
 	"github.com/kitshop/shop/user"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The article's ports, on which the single-service binaries listen and find
@@ -75,4 +84,77 @@ func (s *ServiceSettings) Tokens() (*user.Tokens, error) {
 		return nil, fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY): %w", err)
 	}
 	return tokens, nil
+}
+
+// Service is what every single-service binary sets up before its own parts:
+// the logger, the token key, the metrics registry with the service's call
+// metrics, the Peers that find the others, and the verifier that checks
+// accounts with the user service. Close releases it.
+type Service struct {
+	Name     string
+	Settings ServiceSettings
+	Logger   log.Logger
+	Tokens   *user.Tokens
+	Registry *prometheus.Registry
+	Metrics  shop.ServiceMetrics
+	Peers    *Peers
+	Verifier shop.Verifier
+
+	start    time.Time
+	flushLog func() error
+}
+
+// StartService sets up the service name ("catalog") from its settings,
+// logging to stderr.
+func StartService(name string, s ServiceSettings, stderr io.Writer) (_ *Service, err error) {
+	svc := &Service{Name: name, Settings: s, start: time.Now(), Registry: Registry()}
+	svc.Logger, svc.flushLog = Logger(stderr, s.Quiet)
+	defer func() {
+		if err != nil {
+			svc.Close()
+		}
+	}()
+	if svc.Tokens, err = s.Tokens(); err != nil {
+		return nil, err
+	}
+	if svc.Metrics, err = shop.NewServiceMetrics(svc.Registry, name); err != nil {
+		return nil, err
+	}
+	if svc.Peers, err = NewPeers(s, svc.Logger, svc.Registry); err != nil {
+		return nil, err
+	}
+	if svc.Verifier, err = svc.Peers.AccountVerifier(s, svc.Tokens, name); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// Token is the service's credential for the others' internal routes.
+func (svc *Service) Token() func() (string, error) { return ServiceToken(svc.Tokens, svc.Name) }
+
+// Serve serves handler on the settings' address until ctx is done: it
+// registers the service (with Consul) once it listens, calls ready with the
+// address, and deregisters before it stops answering.
+func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(net.Addr)) error {
+	return ServeRegistered(ctx, svc.Settings.Addr, handler, svc.Logger, func(addr net.Addr) (func(), error) {
+		deregister, err := svc.Peers.Register(ctx, svc.Name, addr)
+		if err != nil {
+			return nil, err
+		}
+		level.Info(svc.Logger).Log("msg", svc.Name+" service ready", "addr", addr, "startup", time.Since(svc.start))
+		if ready != nil {
+			ready(addr)
+		}
+		return deregister, nil
+	})
+}
+
+// Close stops the peers and writes out the log.
+func (svc *Service) Close() {
+	if svc.Peers != nil {
+		svc.Peers.Close()
+	}
+	if svc.flushLog != nil {
+		svc.flushLog()
+	}
 }
