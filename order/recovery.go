@@ -41,13 +41,50 @@ type Recovery struct {
 // error says what is left, and Recovery what was done.
 func (o *Orders) Recover(ctx context.Context) (Recovery, error) {
 	s := o.s
+	r, unsettled := o.settlePayments(ctx)
+	if errors.Is(unsettled, errStore) {
+		return r, unsettled
+	}
+	var err error
+	if r.ReservationsReleased, err = s.releaseOrphans(ctx); err != nil {
+		return r, errors.Join(unsettled, err)
+	}
+	if r.KeysFreed, err = s.freeKeys(ctx); err != nil {
+		return r, errors.Join(unsettled, err)
+	}
+	return r, unsettled
+}
+
+// settle is the cheap part of Recover that RunRecovery runs often:
+// interrupted payments and unused idempotency keys.
+func (o *Orders) settle(ctx context.Context) (Recovery, error) {
+	r, unsettled := o.settlePayments(ctx)
+	if errors.Is(unsettled, errStore) {
+		return r, unsettled
+	}
+	var err error
+	if r.KeysFreed, err = o.s.freeKeys(ctx); err != nil {
+		return r, errors.Join(unsettled, err)
+	}
+	return r, unsettled
+}
+
+// errStore marks a failure of the order store itself in settlePayments,
+// which stops a recovery run.
+var errStore = errors.New("order store failed")
+
+// settlePayments settles the orders left paying that no request of this
+// process is paying. The error is the last payment the provider could not
+// settle yet, or a store failure (wrapping errStore).
+func (o *Orders) settlePayments(ctx context.Context) (Recovery, error) {
+	s := o.s
 	var (
 		r         Recovery
 		unsettled error // the last payment that could not be settled
 	)
 	ids, err := s.store.Paying(ctx)
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("%w: %w", errStore, err)
 	}
 	for _, id := range ids {
 		if s.paying.has(id) {
@@ -55,7 +92,7 @@ func (o *Orders) Recover(ctx context.Context) (Recovery, error) {
 		}
 		ord, err := s.get(ctx, id)
 		if err != nil {
-			return r, err
+			return r, fmt.Errorf("%w: %w", errStore, err)
 		}
 		if ord.Status != StatusPaying {
 			continue
@@ -65,13 +102,6 @@ func (o *Orders) Recover(ctx context.Context) (Recovery, error) {
 			continue
 		}
 		r.PaymentsSettled++
-	}
-
-	if r.ReservationsReleased, err = s.releaseOrphans(ctx); err != nil {
-		return r, errors.Join(unsettled, err)
-	}
-	if r.KeysFreed, err = s.freeKeys(ctx); err != nil {
-		return r, errors.Join(unsettled, err)
 	}
 	return r, unsettled
 }
@@ -140,19 +170,37 @@ func (s *orderService) freeKeys(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunRecovery calls Recover at once and then every interval until ctx is
-// done; after a failed run it tries again within two seconds. Each run that
-// repaired something is logged, and so is each failure.
+// RunRecovery calls Recover at once, and again within two seconds after a
+// failed run, until one run succeeds; from then on it settles interrupted
+// payments and frees unused idempotency keys every interval (cheap: an
+// index holds the orders being paid), and runs the whole of Recover, which
+// reads every held reservation, only every sixtieth interval (hourly by
+// default). A reservation orphaned while the process runs (its order could
+// not be stored and its release failed too) is rare and expires in
+// inventory anyway; one left by a crash is released by the run at start.
+// Each run that repaired something is logged, and so is each failure.
 func (o *Orders) RunRecovery(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = time.Minute
 	}
-	for {
-		r, err := o.Recover(ctx)
+	recovered := false
+	for tick := 0; ; tick++ {
+		var (
+			r   Recovery
+			err error
+		)
+		if !recovered || tick%60 == 0 {
+			r, err = o.Recover(ctx)
+			recovered = recovered || err == nil
+		} else {
+			r, err = o.settle(ctx)
+		}
 		wait := every
 		if err != nil && ctx.Err() == nil {
 			level.Error(o.s.logger).Log("msg", "recovery failed; trying again", "err", err)
-			wait = min(every, 2*time.Second)
+			if !recovered {
+				wait = min(every, 2*time.Second)
+			}
 		}
 		if r != (Recovery{}) {
 			level.Info(o.s.logger).Log("msg", "recovered after a failure", "payments_settled", r.PaymentsSettled,
