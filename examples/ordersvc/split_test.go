@@ -5,47 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/examples/internal/binarytest"
+
 	"github.com/kitshop/shop/internal/testkit"
 )
 
-// binaries builds the four service binaries once per test.
+// binaries builds the four service binaries.
 func binaries(t *testing.T) map[string]string {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	dir := t.TempDir()
 	bins := map[string]string{}
 	for _, name := range []string{"usersvc", "catalogsvc", "inventorysvc", "ordersvc"} {
-		bins[name] = filepath.Join(dir, name)
-		cmd := exec.Command(gobin, "build", "-o", bins[name], "../"+name)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, out)
-		}
+		bins[name] = binarytest.Build(t, "../"+name)
 	}
 	return bins
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // service is one running binary.
@@ -71,7 +51,7 @@ func (s *service) run() {
 	s.t.Helper()
 	s.logs = &testkit.SyncBuffer{}
 	s.cmd = exec.Command(s.bin, s.args...)
-	s.cmd.Env = cleanEnv()
+	s.cmd.Env = binarytest.CleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -99,16 +79,6 @@ func (s *service) stop(sig os.Signal) {
 	s.cmd.Process.Signal(sig)
 	s.cmd.Wait()
 	s.cmd = nil
-}
-
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SHOP_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // call sends a JSON request and decodes the JSON answer.
@@ -182,7 +152,7 @@ func startSplit(t *testing.T, bins map[string]string, extra func(name string, ad
 	data := t.TempDir()
 	addrs := map[string]string{}
 	for _, n := range []string{"users", "catalog", "inventory", "orders"} {
-		addrs[n] = freeAddr(t)
+		addrs[n] = binarytest.FreeAddr(t)
 	}
 	common := func(name string) []string {
 		args := []string{"-data-dir", data, "-quiet"}
@@ -368,8 +338,8 @@ func TestServiceBinariesRefuseBadSettings(t *testing.T) {
 		{"catalogsvc", "consul (SHOP_CONSUL_ADDR)", []string{"-consul", "http://x/y"}},
 		{"catalogsvc", "users-url (SHOP_USERS_URL)", []string{"-users-url", "mailto:x"}},
 	} {
-		cmd := exec.Command(bins[tc.bin], append([]string{"-data-dir", t.TempDir(), "-addr", freeAddr(t)}, tc.args...)...)
-		cmd.Env = cleanEnv()
+		cmd := exec.Command(bins[tc.bin], append([]string{"-data-dir", t.TempDir(), "-addr", binarytest.FreeAddr(t)}, tc.args...)...)
+		cmd.Env = binarytest.CleanEnv()
 		out, err := cmd.CombinedOutput()
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		var exit *exec.ExitError

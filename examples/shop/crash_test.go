@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/examples/internal/binarytest"
 	"github.com/kitshop/shop/internal/testkit"
 )
 
@@ -21,16 +20,11 @@ import (
 // until it is ready. The process can then be killed like any other.
 func startBinary(t *testing.T, bin, dataDir string) (*shopProcess, *exec.Cmd) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := binarytest.FreeAddr(t)
 	logs := &testkit.SyncBuffer{}
 	cmd := exec.Command(bin, "-addr", addr, "-data-dir", dataDir, "-admin-email", adminEmail,
 		"-admin-password", adminPassword, "-bcrypt-cost", "4", "-quiet")
-	cmd.Env = cleanEnv()
+	cmd.Env = binarytest.CleanEnv()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -51,18 +45,6 @@ func startBinary(t *testing.T, bin, dataDir string) (*shopProcess, *exec.Cmd) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// cleanEnv is the test's environment without SHOP_ settings, which would
-// change what the shop under test does.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SHOP_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // heldUnits sums what the shop's stock says is reserved, and what its
@@ -104,7 +86,7 @@ func TestKilledMidBurstRecovers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the shop binary")
 	}
-	bin := buildShop(t)
+	bin := binarytest.Build(t, ".")
 	dataDir := t.TempDir()
 	initial := map[string]float64{} // on hand before anything was sold
 	for round := range 2 {
