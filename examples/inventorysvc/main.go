@@ -77,11 +77,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	defer store.Close()
 
-	// Stock only for products the catalog knows; an unreachable catalog is
-	// a 503 naming it.
+	// Stock only for products the catalog knows; the client answers 503
+	// "catalog_unavailable" when no catalog instance can.
 	productCheck := inventory.WithProductCheck(func(ctx context.Context, id string) error {
 		_, err := catalogSvc.GetProduct(ctx, id)
-		return app.DependencyError("catalog", err)
+		return err
 	})
 	stock := inventory.New(store, svc.Logger, svc.Metrics, productCheck)
 	endpoints := inventory.MakeServerEndpoints(stock)

@@ -156,13 +156,3 @@ func (p *Peers) Close() {
 		p.stops[i]()
 	}
 }
-
-// DependencyError passes on a dependency's domain errors (they keep their
-// kind and code) and turns anything else, such as a refused connection,
-// into 503 "<service>_unavailable" without internal details.
-func DependencyError(service string, err error) error {
-	if err == nil || shop.KindOf(err) != nil {
-		return err
-	}
-	return shop.E(shop.ErrUnavailable, service+"_unavailable", "the %s service is unavailable; try again later", service)
-}
