@@ -179,27 +179,23 @@ func (c *HTTPClient) Close() error { return c.closer.Close() }
 // errors arrive as the service answered them and never open a breaker.
 func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
 	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
-		if err != nil {
-			return nil, nil, err
+	factory := discovery.Instances(func(instance string) (Endpoints, error) {
+		return MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+	}, func(ctx context.Context, e Endpoints, request any) (any, error) {
+		switch request.(type) {
+		case CreateProductRequest:
+			return e.CreateProductEndpoint(ctx, request)
+		case GetProductRequest:
+			return e.GetProductEndpoint(ctx, request)
+		case UpdateProductRequest:
+			return e.UpdateProductEndpoint(ctx, request)
+		case DeleteProductRequest:
+			return e.DeleteProductEndpoint(ctx, request)
+		case ListProductsRequest:
+			return e.ListProductsEndpoint(ctx, request)
 		}
-		return func(ctx context.Context, request any) (any, error) {
-			switch request.(type) {
-			case CreateProductRequest:
-				return e.CreateProductEndpoint(ctx, request)
-			case GetProductRequest:
-				return e.GetProductEndpoint(ctx, request)
-			case UpdateProductRequest:
-				return e.UpdateProductEndpoint(ctx, request)
-			case DeleteProductRequest:
-				return e.DeleteProductEndpoint(ctx, request)
-			case ListProductsRequest:
-				return e.ListProductsEndpoint(ctx, request)
-			}
-			return nil, fmt.Errorf("catalog client: no endpoint takes a %T", request)
-		}, nil, nil
-	}
+		return nil, fmt.Errorf("catalog client: no endpoint takes a %T", request)
+	})
 	idempotent := func(request any) bool {
 		_, create := request.(CreateProductRequest)
 		return !create

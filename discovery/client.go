@@ -743,3 +743,18 @@ func breakerGauge(reg prometheus.Registerer) (*prometheus.GaugeVec, error) {
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
+
+// Instances makes the sd.Factory of a client whose methods share one chain
+// per instance (one breaker and one concurrency limit for all of them):
+// endpoints makes an instance's set of endpoints (a domain's
+// MakeClientEndpoints on that URL), and call sends a request to the one of
+// the set that takes it.
+func Instances[E any](endpoints func(instance string) (E, error), call func(ctx context.Context, e E, request any) (any, error)) sd.Factory {
+	return func(instance string) (endpoint.Endpoint, io.Closer, error) {
+		e, err := endpoints(instance)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, request any) (any, error) { return call(ctx, e, request) }, nil, nil
+	}
+}

@@ -240,33 +240,29 @@ type (
 // arrive as the service answered them and never open a breaker.
 func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
 	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
-		if err != nil {
-			return nil, nil, err
+	factory := discovery.Instances(func(instance string) (Endpoints, error) {
+		return MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+	}, func(ctx context.Context, e Endpoints, request any) (any, error) {
+		switch r := request.(type) {
+		case GetStockRequest:
+			return e.GetStockEndpoint(ctx, r)
+		case addStockCall:
+			return e.AddStockEndpoint(ctx, ChangeStockRequest(r))
+		case removeStockCall:
+			return e.RemoveStockEndpoint(ctx, ChangeStockRequest(r))
+		case ReserveRequest:
+			return e.ReserveEndpoint(ctx, r)
+		case commitCall:
+			return e.CommitEndpoint(ctx, OrderRequest(r))
+		case releaseCall:
+			return e.ReleaseEndpoint(ctx, OrderRequest(r))
+		case returnCall:
+			return e.ReturnEndpoint(ctx, OrderRequest(r))
+		case ListHeldRequest:
+			return e.ListHeldEndpoint(ctx, r)
 		}
-		return func(ctx context.Context, request any) (any, error) {
-			switch r := request.(type) {
-			case GetStockRequest:
-				return e.GetStockEndpoint(ctx, r)
-			case addStockCall:
-				return e.AddStockEndpoint(ctx, ChangeStockRequest(r))
-			case removeStockCall:
-				return e.RemoveStockEndpoint(ctx, ChangeStockRequest(r))
-			case ReserveRequest:
-				return e.ReserveEndpoint(ctx, r)
-			case commitCall:
-				return e.CommitEndpoint(ctx, OrderRequest(r))
-			case releaseCall:
-				return e.ReleaseEndpoint(ctx, OrderRequest(r))
-			case returnCall:
-				return e.ReturnEndpoint(ctx, OrderRequest(r))
-			case ListHeldRequest:
-				return e.ListHeldEndpoint(ctx, r)
-			}
-			return nil, fmt.Errorf("inventory client: no endpoint takes a %T", request)
-		}, nil, nil
-	}
+		return nil, fmt.Errorf("inventory client: no endpoint takes a %T", request)
+	})
 	idempotent := func(request any) bool {
 		switch request.(type) {
 		case addStockCall, removeStockCall:

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
 	"github.com/go-kit/kit/sd"
 	kithttp "github.com/go-kit/kit/transport/http"
 	"github.com/go-kit/log"
@@ -216,29 +215,25 @@ func (c *HTTPClient) Close() error { return c.closer.Close() }
 // answered them.
 func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
 	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
-		if err != nil {
-			return nil, nil, err
+	factory := discovery.Instances(func(instance string) (Endpoints, error) {
+		return MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+	}, func(ctx context.Context, e Endpoints, request any) (any, error) {
+		switch request.(type) {
+		case PlaceOrderRequest:
+			return e.PlaceOrderEndpoint(ctx, request)
+		case GetOrderRequest:
+			return e.GetOrderEndpoint(ctx, request)
+		case ListOrdersRequest:
+			return e.ListOrdersEndpoint(ctx, request)
+		case PayOrderRequest:
+			return e.PayOrderEndpoint(ctx, request)
+		case CancelOrderRequest:
+			return e.CancelOrderEndpoint(ctx, request)
+		case RefundOrderRequest:
+			return e.RefundOrderEndpoint(ctx, request)
 		}
-		return func(ctx context.Context, request any) (any, error) {
-			switch request.(type) {
-			case PlaceOrderRequest:
-				return e.PlaceOrderEndpoint(ctx, request)
-			case GetOrderRequest:
-				return e.GetOrderEndpoint(ctx, request)
-			case ListOrdersRequest:
-				return e.ListOrdersEndpoint(ctx, request)
-			case PayOrderRequest:
-				return e.PayOrderEndpoint(ctx, request)
-			case CancelOrderRequest:
-				return e.CancelOrderEndpoint(ctx, request)
-			case RefundOrderRequest:
-				return e.RefundOrderEndpoint(ctx, request)
-			}
-			return nil, fmt.Errorf("order client: no endpoint takes a %T", request)
-		}, nil, nil
-	}
+		return nil, fmt.Errorf("order client: no endpoint takes a %T", request)
+	})
 	idempotent := func(request any) bool {
 		switch r := request.(type) {
 		case GetOrderRequest, ListOrdersRequest:

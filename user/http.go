@@ -196,31 +196,27 @@ func (c *HTTPClient) Close() error { return c.closer.Close() }
 // service answered them and never open a breaker.
 func NewHTTPClient(instancer sd.Instancer, token func() (string, error), opts ...discovery.ClientOption) (*HTTPClient, error) {
 	httpClient := shophttp.NewClient(10 * time.Second) // one connection pool for every instance
-	factory := func(instance string) (endpoint.Endpoint, io.Closer, error) {
-		e, err := MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
-		if err != nil {
-			return nil, nil, err
+	factory := discovery.Instances(func(instance string) (Endpoints, error) {
+		return MakeClientEndpoints(instance, token, kithttp.SetClient(httpClient))
+	}, func(ctx context.Context, e Endpoints, request any) (any, error) {
+		switch request.(type) {
+		case RegisterRequest:
+			return e.RegisterEndpoint(ctx, request)
+		case LoginRequest:
+			return e.LoginEndpoint(ctx, request)
+		case GetUserRequest:
+			return e.GetUserEndpoint(ctx, request)
+		case MeRequest:
+			return e.MeEndpoint(ctx, request)
+		case ListUsersRequest:
+			return e.ListUsersEndpoint(ctx, request)
+		case DisableUserRequest:
+			return e.DisableUserEndpoint(ctx, request)
+		case EnableUserRequest:
+			return e.EnableUserEndpoint(ctx, request)
 		}
-		return func(ctx context.Context, request any) (any, error) {
-			switch request.(type) {
-			case RegisterRequest:
-				return e.RegisterEndpoint(ctx, request)
-			case LoginRequest:
-				return e.LoginEndpoint(ctx, request)
-			case GetUserRequest:
-				return e.GetUserEndpoint(ctx, request)
-			case MeRequest:
-				return e.MeEndpoint(ctx, request)
-			case ListUsersRequest:
-				return e.ListUsersEndpoint(ctx, request)
-			case DisableUserRequest:
-				return e.DisableUserEndpoint(ctx, request)
-			case EnableUserRequest:
-				return e.EnableUserEndpoint(ctx, request)
-			}
-			return nil, fmt.Errorf("user client: no endpoint takes a %T", request)
-		}, nil, nil
-	}
+		return nil, fmt.Errorf("user client: no endpoint takes a %T", request)
+	})
 	idempotent := func(request any) bool {
 		switch request.(type) {
 		case RegisterRequest, LoginRequest:
