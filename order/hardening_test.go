@@ -415,3 +415,53 @@ func TestRecoverReleasesOrphanReservationsAndFreesKeys(t *testing.T) {
 	}
 	wantStock(t, f.stock(p), 10, 3)
 }
+
+// RunRecovery releases at start what a crash left, and keeps settling
+// payments interrupted later, between its full runs.
+func TestRunRecoveryAtStartAndLater(t *testing.T) {
+	f := newFixture(t)
+	p := f.product("RUN-RECOVERY", 400, "USD", 10)
+	if _, _, err := f.inventory.Reserve(asService, "01GHOSTRUN", []inventory.Line{{ProductID: p, Quantity: 3}}, f.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	stalled := &stalledPayments{DevPayments: order.NewDevPayments(), take: true,
+		started: make(chan struct{}), release: make(chan struct{})}
+	dying := order.NewService(f.store, f.catalog, f.inventory, stalled, order.WithClock(f.clock.Now))
+	o, err := dying.PlaceOrder(asAlice, order.NewOrder{Items: []order.Item{{p, 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.clock.Advance(time.Second) // the ghost reservation predates the new process
+	running := order.NewService(f.store, f.catalog, f.inventory, stalled.DevPayments, order.WithClock(f.clock.Now))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { running.RunRecovery(ctx, 20*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the orphan reservation released at start", func() bool { return f.stock(p).Reserved == 2 })
+
+	// A payment interrupted after the start is settled by a later run.
+	paid := make(chan error, 1)
+	go func() { _, err := dying.PayOrder(asAlice, o.ID, order.TestCardOK); paid <- err }()
+	<-stalled.started
+	waitFor(t, "the interrupted payment settled", func() bool {
+		got, err := running.GetOrder(asAlice, o.ID)
+		return err == nil && got.Status == order.StatusPaid
+	})
+	close(stalled.release)
+	if err := <-paid; err != nil {
+		t.Fatalf("the interrupted pay = %v", err)
+	}
+	checkMoney(t, running, stalled.DevPayments, []string{o.ID})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
