@@ -200,6 +200,10 @@ func (fx *fixture) callUntilOpen(t *testing.T, request any, instance string, lim
 	t.Helper()
 	for n := 1; n <= limit; n++ {
 		fx.call(context.Background(), request)
+		// hystrix-go counts outcomes on a goroutine of its own: a call sent
+		// before it counted the last one sees the old counts, and on a busy
+		// machine a burst of calls would run ahead of the counting.
+		time.Sleep(5 * time.Millisecond)
 		if s, _ := fx.state(t, instance); s == discovery.BreakerOpen {
 			return n
 		}
