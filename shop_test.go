@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -363,7 +364,7 @@ func TestNewEvent(t *testing.T) {
 	if err := json.Unmarshal(e.Data, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got != data {
+	if !reflect.DeepEqual(got, data) {
 		t.Errorf("data = %+v, want %+v", got, data)
 	}
 

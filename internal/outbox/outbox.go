@@ -3,6 +3,10 @@
 // relay publishes them afterwards, retrying until the publisher accepts each
 // one. A crash or a broker outage delays an event; it never loses it.
 //
+// Events of one subject (an aggregate: one order, one product) are published
+// in the order they were added: while one waits for a retry, the ones after
+// it wait too. Events of different subjects never hold each other up.
+//
 // A service's migrations must create the table (see Schema).
 package outbox
 
@@ -10,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -26,9 +31,19 @@ const Schema = `CREATE TABLE outbox (
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	next_attempt INTEGER NOT NULL DEFAULT 0,
 	last_error   TEXT NOT NULL DEFAULT '',
-	sent_at      INTEGER
+	sent_at      INTEGER,
+	subject      TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;`
+CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
+` + subjectIndex
+
+// SubjectUpgrade is the DDL that brings an outbox table created before
+// per-subject ordering (without the subject column) up to Schema.
+const SubjectUpgrade = `ALTER TABLE outbox ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET subject = COALESCE(json_extract(event, '$.subject'), '') WHERE sent_at IS NULL;
+` + subjectIndex
+
+const subjectIndex = `CREATE INDEX outbox_pending_subject ON outbox(subject, seq) WHERE sent_at IS NULL;`
 
 // Add stores e in the outbox within tx, so it is published if and only if tx
 // commits.
@@ -37,7 +52,7 @@ func Add(ctx context.Context, tx *sqlitedb.Tx, e shop.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(id, event) VALUES (?, ?)`, e.ID, raw); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(id, event, subject) VALUES (?, ?, ?)`, e.ID, raw, e.Subject); err != nil {
 		return fmt.Errorf("outbox: add %s: %w", e.Type, err)
 	}
 	return nil
@@ -45,7 +60,8 @@ func Add(ctx context.Context, tx *sqlitedb.Tx, e shop.Event) error {
 
 // Relay publishes a database's outbox events in the order they were added.
 // An event the publisher refuses is retried with exponential backoff (capped
-// at MaxBackoff) without holding up the events behind it.
+// at MaxBackoff); the later events of its subject wait for it, the others go
+// on. A shop.BatchPublisher gets each pass's events in one batch.
 type Relay struct {
 	db     *sqlitedb.DB
 	pub    shop.Publisher
@@ -60,12 +76,15 @@ type Relay struct {
 	MaxBackoff time.Duration
 	// Batch is how many events one pass handles at most (default 100).
 	Batch int
+	// Retain is how long a sent event's row is kept before Run deletes it
+	// (default 24h); the rows are only a record, consumers keep their own.
+	Retain time.Duration
 }
 
 // NewRelay returns a relay from db's outbox to pub. Call Run to start it.
 func NewRelay(db *sqlitedb.DB, pub shop.Publisher, logger log.Logger) *Relay {
 	return &Relay{db: db, pub: pub, logger: logger, wake: make(chan struct{}, 1), now: time.Now,
-		Interval: time.Second, MaxBackoff: time.Minute, Batch: 100}
+		Interval: time.Second, MaxBackoff: time.Minute, Batch: 100, Retain: 24 * time.Hour}
 }
 
 // Notify tells the relay that new events were committed, so it publishes
@@ -87,7 +106,14 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
+	lastPrune := time.Time{}
 	for {
+		if r.Retain > 0 && r.now().Sub(lastPrune) >= time.Hour {
+			lastPrune = r.now()
+			if _, err := r.Prune(ctx); err != nil && ctx.Err() == nil {
+				level.Warn(r.logger).Log("msg", "could not delete old sent outbox events", "err", err)
+			}
+		}
 		for {
 			n, err := r.Drain(ctx)
 			if err != nil && ctx.Err() == nil {
@@ -112,12 +138,18 @@ type pending struct {
 	attempts int
 }
 
-// Drain makes one pass: it tries to publish every due event (at most Batch)
-// and records the outcome of each. It returns how many events it tried.
+// Drain makes one pass: it tries to publish every due event (at most Batch,
+// and only the oldest unsent one of each subject) and records the outcome of
+// each. It returns how many events it tried.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	now := r.now()
-	rows, err := r.db.R.QueryContext(ctx, `SELECT seq, event, attempts FROM outbox
-		WHERE sent_at IS NULL AND next_attempt <= ? ORDER BY seq LIMIT ?`, now.UnixNano(), r.Batch)
+	// An event is due when its time has come and no older event of its
+	// subject is still unsent: the subject index finds that older one.
+	rows, err := r.db.R.QueryContext(ctx, `SELECT seq, event, attempts FROM outbox AS o
+		WHERE sent_at IS NULL AND next_attempt <= ?
+		  AND (subject = '' OR NOT EXISTS (SELECT 1 FROM outbox AS p
+			WHERE p.sent_at IS NULL AND p.subject = o.subject AND p.seq < o.seq))
+		ORDER BY seq LIMIT ?`, now.UnixNano(), r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
@@ -134,30 +166,89 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
-	for _, p := range due {
-		e, err := parseEvent(p.raw)
-		if err == nil {
-			err = r.pub.Publish(ctx, e)
+	if len(due) == 0 {
+		return 0, nil
+	}
+	events := make([]shop.Event, len(due))
+	results := make([]error, len(due))
+	var batch []shop.Event
+	var batchAt []int
+	for i, p := range due {
+		events[i], results[i] = parseEvent(p.raw)
+		if results[i] == nil {
+			batch = append(batch, events[i])
+			batchAt = append(batchAt, i)
 		}
+	}
+	for j, err := range r.publish(ctx, batch) {
+		results[batchAt[j]] = err
+	}
+	var sent []any
+	for i, p := range due {
+		err := results[i]
 		if err == nil {
-			if _, err := r.db.W.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = '' WHERE seq = ?`,
-				r.now().UnixNano(), p.seq); err != nil {
-				return len(due), fmt.Errorf("outbox: mark sent: %w", err)
-			}
+			sent = append(sent, p.seq)
 			continue
 		}
 		if ctx.Err() != nil {
-			return len(due), ctx.Err()
+			break
 		}
 		delay := r.backoff(p.attempts + 1)
-		level.Warn(r.logger).Log("msg", "event not published; will retry", "event_id", e.ID, "type", e.Type,
+		level.Warn(r.logger).Log("msg", "event not published; will retry", "event_id", events[i].ID, "type", events[i].Type,
 			"attempt", p.attempts+1, "retry_in", delay, "err", err)
 		if _, uerr := r.db.W.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE seq = ?`,
 			r.now().Add(delay).UnixNano(), truncate(err.Error(), 500), p.seq); uerr != nil {
 			return len(due), fmt.Errorf("outbox: record failure: %w", errors.Join(err, uerr))
 		}
 	}
-	return len(due), nil
+	if len(sent) > 0 {
+		// Marked sent with the caller's context cut loose: the events are
+		// out, and forgetting that would publish them again.
+		args := append([]any{r.now().UnixNano()}, sent...)
+		if _, err := r.db.W.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ''
+			WHERE seq IN (?`+strings.Repeat(",?", len(sent)-1)+`)`, args...); err != nil {
+			return len(due), fmt.Errorf("outbox: mark sent: %w", err)
+		}
+	}
+	return len(due), ctx.Err()
+}
+
+// publish hands events to the publisher: in one batch when it takes
+// batches, else one after another, stopping at the first failure of a
+// cancelled context.
+func (r *Relay) publish(ctx context.Context, events []shop.Event) []error {
+	if len(events) == 0 {
+		return nil
+	}
+	if bp, ok := r.pub.(shop.BatchPublisher); ok && len(events) > 1 {
+		errs := bp.PublishBatch(ctx, events)
+		if len(errs) != len(events) {
+			errs = make([]error, len(events))
+			for i := range errs {
+				errs[i] = fmt.Errorf("outbox: publisher answered a batch of %d with %d results", len(events), len(errs))
+			}
+		}
+		return errs
+	}
+	errs := make([]error, len(events))
+	for i, e := range events {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = r.pub.Publish(ctx, e)
+	}
+	return errs
+}
+
+// Prune deletes sent events older than Retain and returns how many.
+func (r *Relay) Prune(ctx context.Context) (int64, error) {
+	res, err := r.db.W.ExecContext(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`,
+		r.now().Add(-r.Retain).UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("outbox: prune: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // Pending returns how many events wait to be published.

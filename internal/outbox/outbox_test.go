@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -206,7 +207,7 @@ func TestPublishedEventIsTheAddedOne(t *testing.T) {
 		t.Errorf("published %+v, want %+v", got, e)
 	}
 	var gotData shop.OrderEventData
-	if err := json.Unmarshal(got.Data, &gotData); err != nil || gotData != data {
+	if err := json.Unmarshal(got.Data, &gotData); err != nil || !reflect.DeepEqual(gotData, data) {
 		t.Errorf("published data %s (%v), want %+v", got.Data, err, data)
 	}
 }
@@ -542,5 +543,95 @@ func TestRelayToBusRedeliversUntilEveryHandlerSucceeds(t *testing.T) {
 	// took it exactly once, on the third attempt.
 	if seen["inventory:o1"] != 1 || seen["mailer:o1"] != 3 {
 		t.Errorf("deliveries = %v, want inventory once and mailer three times", seen)
+	}
+}
+
+func TestEventsOfOneSubjectWaitForTheOneBeingRetried(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	paid := newEvent(t, shop.EventOrderPaid, "o1")
+	refunded := newEvent(t, shop.EventOrderRefunded, "o1")
+	other := newEvent(t, shop.EventOrderPaid, "o2")
+	const failures = 3
+	pub := newRecorder(func(e shop.Event, attempt int) error {
+		if e.ID == paid.ID && attempt <= failures {
+			return errors.New("broker unavailable")
+		}
+		return nil
+	})
+	r := outbox.NewRelay(db, pub, log.NewNopLogger())
+	r.Interval = 2 * time.Millisecond
+	r.MaxBackoff = 5 * time.Millisecond
+	add(t, db, paid, refunded, other)
+	run(t, r)
+	waitFor(t, "Pending to reach 0", func() bool { return pending(t, r) == 0 })
+
+	// o2 went out at once; o1's refund never overtook its payment and was
+	// not even tried before the payment was out.
+	if got, want := pub.deliveredIDs(), []string{other.ID, paid.ID, refunded.ID}; !slices.Equal(got, want) {
+		t.Errorf("delivered %v, want %v", got, want)
+	}
+	if got := pub.attemptsOf(refunded.ID); got != 1 {
+		t.Errorf("refund attempted %d times, want 1 (after the payment)", got)
+	}
+}
+
+// batcher is a BatchPublisher that records the batches it was given.
+type batcher struct {
+	recorder
+	batches [][]string
+}
+
+func (b *batcher) PublishBatch(ctx context.Context, events []shop.Event) []error {
+	b.mu.Lock()
+	b.batches = append(b.batches, ids(events))
+	b.mu.Unlock()
+	errs := make([]error, len(events))
+	for i, e := range events {
+		errs[i] = b.Publish(ctx, e)
+	}
+	return errs
+}
+
+func TestBatchPublisherGetsOneBatchPerPassAndOneEventPerSubject(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	var events []shop.Event
+	for i := range 5 {
+		events = append(events, newEvent(t, shop.EventOrderPaid, fmt.Sprintf("o%d", i)))
+	}
+	second := newEvent(t, shop.EventOrderRefunded, "o0")
+	add(t, db, append(events, second)...)
+	b := &batcher{recorder: *newRecorder(nil)}
+	r := outbox.NewRelay(db, b, log.NewNopLogger())
+	if n, err := r.Drain(context.Background()); err != nil || n != 5 {
+		t.Fatalf("first Drain = %d, %v; want the 5 subjects' oldest events", n, err)
+	}
+	if n, err := r.Drain(context.Background()); err != nil || n != 1 {
+		t.Fatalf("second Drain = %d, %v; want o0's second event", n, err)
+	}
+	want := [][]string{ids(events)}
+	if len(b.batches) != 1 || !slices.Equal(b.batches[0], want[0]) {
+		t.Errorf("batches = %v, want the first five in one batch, then a lone event by Publish", b.batches)
+	}
+	if got := b.deliveredIDs(); len(got) != 6 || got[5] != second.ID {
+		t.Errorf("delivered %v, want all six with o0's refund last", got)
+	}
+}
+
+func TestPruneDeletesOnlyOldSentEvents(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	sent, unsent := newEvent(t, shop.EventOrderPaid, "o1"), newEvent(t, shop.EventOrderPaid, "o2")
+	add(t, db, sent)
+	r := outbox.NewRelay(db, newRecorder(nil), log.NewNopLogger())
+	if _, err := r.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	add(t, db, unsent)
+	r.Retain = time.Nanosecond
+	time.Sleep(time.Millisecond)
+	if n, err := r.Prune(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want the one sent event", n, err)
+	}
+	if got := pending(t, r); got != 1 {
+		t.Errorf("Pending = %d after Prune, want the unsent event kept", got)
 	}
 }
