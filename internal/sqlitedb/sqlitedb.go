@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/kitshop/shop/inbox"
 )
 
 // DB is a service's database: a single-connection pool for writes, so
@@ -269,6 +271,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // cancellation, because cancelling a statement inside a shared transaction
 // would abort the whole batch. A caller whose ctx ends before its turn gets
 // ctx.Err() and fn does not run. fn must not call Tx itself.
+//
+// When ctx comes from an event handler wrapped by package inbox, the
+// transaction first records the event as handled (inbox.Mark); if it was
+// handled before, fn does not run and Tx returns inbox.ErrHandled.
 func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -289,7 +295,13 @@ func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error
 				req.finished <- errAborted
 			}
 		}()
-		err := fn(context.WithoutCancel(ctx), tx)
+		fctx := context.WithoutCancel(ctx)
+		// An event handler's first transaction records its event in the
+		// inbox, so the effect and the record commit together.
+		err := inbox.Mark(fctx, db.W, tx)
+		if err == nil {
+			err = fn(fctx, tx)
+		}
 		reported = true
 		req.finished <- err
 	case err := <-req.done: // skipped before its turn
