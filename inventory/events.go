@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -18,11 +19,14 @@ import (
 //	shop.EventOrderExpired    -> Release
 //	shop.EventOrderRefunded   -> Return (the sold units go back on hand)
 //
-// The handlers call s as the service identity "inventory". A handler returns
-// nil when redelivery cannot help (malformed data, no reservation, a
-// conflicting state), logging why, and the error otherwise, so the event
-// comes again later. Because Commit and Release are idempotent, a repeated
-// event changes nothing.
+// The handlers call s as the service identity "inventory". When trying
+// again cannot help (malformed data, no reservation, a conflicting state
+// such as a payment for a reservation that already expired) a handler
+// returns an error wrapping shop.ErrDeadLetter, so the event is parked for
+// an operator instead of retried; any other error asks for the event again
+// later. Wrap the handlers with the store's inbox (SQLiteStore.Inbox) so a
+// redelivered event changes nothing; Commit, Release and Return are also
+// idempotent on their own.
 func EventHandlers(s Service, logger log.Logger) map[string]shop.Handler {
 	commit := func(ctx context.Context, orderID string) error {
 		_, err := s.Commit(ctx, orderID)
@@ -48,8 +52,8 @@ func orderEventHandler(apply func(ctx context.Context, orderID string) error, lo
 	return func(ctx context.Context, e shop.Event) error {
 		var data shop.OrderEventData
 		if err := json.Unmarshal(e.Data, &data); err != nil || data.OrderID == "" {
-			level.Warn(logger).Log("event", e.Type, "event_id", e.ID, "msg", "dropping event without an order_id in its data", "err", err)
-			return nil
+			level.Warn(logger).Log("event", e.Type, "event_id", e.ID, "msg", "event without an order_id in its data; parking it", "err", err)
+			return fmt.Errorf("%w: %s event %s has no order_id in its data (%v)", shop.ErrDeadLetter, e.Type, e.ID, err)
 		}
 		ctx = shop.WithIdentity(ctx, shop.Identity{UserID: "inventory", Role: shop.RoleService})
 		err := apply(ctx, data.OrderID)
@@ -58,8 +62,8 @@ func orderEventHandler(apply func(ctx context.Context, orderID string) error, lo
 			return nil
 		case errors.Is(err, shop.ErrNotFound), errors.Is(err, shop.ErrConflict), errors.Is(err, shop.ErrInvalid):
 			level.Warn(logger).Log("event", e.Type, "event_id", e.ID, "order_id", data.OrderID,
-				"msg", "event cannot be applied; not retrying", "code", shop.CodeOf(err), "err", err)
-			return nil
+				"msg", "event cannot be applied; parking it", "code", shop.CodeOf(err), "err", err)
+			return fmt.Errorf("%w: %s of order %s cannot be applied: %w", shop.ErrDeadLetter, e.Type, data.OrderID, err)
 		default:
 			return err
 		}

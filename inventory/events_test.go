@@ -74,23 +74,24 @@ func TestEventHandlers(t *testing.T) {
 		t.Fatalf("reservation after order.refunded = %+v, %v", r, err)
 	}
 
-	// Events that can never apply are dropped (nil), with a log line.
-	if err := h[shop.EventOrderPaid](ctx, orderEvent(t, shop.EventOrderPaid, "unknown")); err != nil {
-		t.Fatalf("order.paid for an unknown order: %v, want nil", err)
+	// Events that can never apply are dead letters, parked for an
+	// operator rather than retried, with a log line.
+	if err := h[shop.EventOrderPaid](ctx, orderEvent(t, shop.EventOrderPaid, "unknown")); !errors.Is(err, shop.ErrDeadLetter) || !errors.Is(err, shop.ErrNotFound) {
+		t.Fatalf("order.paid for an unknown order: %v, want a dead letter carrying the not-found cause", err)
 	}
 	if !logs.contains("code", CodeReservationNotFound) {
 		t.Fatalf("no log line for the unknown order: %v", logs.lines())
 	}
-	if err := h[shop.EventOrderCancelled](ctx, orderEvent(t, shop.EventOrderCancelled, "paid")); err != nil {
-		t.Fatalf("order.cancelled for a sold order: %v, want nil", err)
+	if err := h[shop.EventOrderCancelled](ctx, orderEvent(t, shop.EventOrderCancelled, "paid")); !errors.Is(err, shop.ErrDeadLetter) {
+		t.Fatalf("order.cancelled for a sold order: %v, want a dead letter", err)
 	}
 	if !logs.contains("code", CodeReservationCommitted) {
 		t.Fatalf("no log line for the conflict: %v", logs.lines())
 	}
 	bad := paid
 	bad.Data = json.RawMessage(`{"order_id":42}`)
-	if err := h[shop.EventOrderPaid](ctx, bad); err != nil {
-		t.Fatalf("malformed event: %v, want nil", err)
+	if err := h[shop.EventOrderPaid](ctx, bad); !errors.Is(err, shop.ErrDeadLetter) {
+		t.Fatalf("malformed event: %v, want a dead letter", err)
 	}
 	wantStock(t, f.svc, "p1", 10, 0)
 }
