@@ -27,6 +27,7 @@ import (
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
 	"github.com/kitshop/shop/examples/internal/app"
+	"github.com/kitshop/shop/inbox"
 	"github.com/kitshop/shop/internal/config"
 	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/order"
@@ -121,6 +122,7 @@ type shopApp struct {
 	invSvc    inventory.Service
 	expirer   *inventory.Expirer
 	bus       *inproc.Bus
+	inbox     *inbox.Inbox
 	orderTTL  time.Duration
 	logger    log.Logger
 	closers   []func() error
@@ -183,10 +185,12 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 	publicCatalog := catalog.New(a.catalog, logger, ms["catalog"])
 	publicInventory := inventory.New(a.inventory, logger, ms["inventory"], productCheck)
 
-	for event, h := range inventory.EventHandlers(a.invSvc, logger) {
-		if err := a.bus.Subscribe(event, h); err != nil {
-			return nil, err
-		}
+	// Inventory consumes the order events through its inbox: each one is
+	// applied once, in the transaction that records it, and one that keeps
+	// failing is parked for an admin (GET /admin/dead-letters).
+	a.inbox = a.inventory.Inbox(inbox.Logger(logger))
+	if err := a.inbox.Subscribe(a.bus, inventory.EventHandlers(a.invSvc, logger)); err != nil {
+		return nil, err
 	}
 	if _, err := s.EnsureAdmin(ctx, a.users); err != nil {
 		return nil, err
@@ -214,6 +218,9 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 	mux.Handle("/inventory/", inventoryHandler)
 	mux.Handle("/orders", orderHandler)
 	mux.Handle("/orders/", orderHandler)
+	deadLetters := shophttp.DeadLetterHandler(a.inbox, verifier, logger)
+	mux.Handle(shophttp.DeadLettersPath, deadLetters)
+	mux.Handle(shophttp.DeadLettersPath+"/", deadLetters)
 	shophttp.Mount(mux, reg,
 		shophttp.Check{Name: "user-db", Func: a.users.Ping},
 		shophttp.Check{Name: "catalog-db", Func: a.catalog.Ping},
@@ -235,6 +242,7 @@ func (a *shopApp) background(ctx context.Context) (wait func()) {
 	// once on start, then every minute.
 	wg.Go(func() { a.orderSvc.RunRecovery(ctx, time.Minute) })
 	wg.Go(func() { a.expirer.RunExpiry(ctx, 10*time.Second) })
+	wg.Go(func() { a.inbox.Run(ctx) })
 	return wg.Wait
 }
 
