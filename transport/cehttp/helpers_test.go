@@ -70,7 +70,7 @@ type consumer struct {
 
 	mu         sync.Mutex
 	deliveries []delivery
-	handled    map[string]int // times each event ID was handled (applied once)
+	handled    map[string]int // times each event ID was applied: once, however often it came
 }
 
 // newConsumer starts a consumer whose receiver checks tokens with tokens
@@ -111,7 +111,9 @@ func (c *consumer) handle(ctx context.Context, e shop.Event) error {
 	if err := c.fail.Load(); err != nil {
 		return *err
 	}
-	c.handled[e.ID]++
+	if c.handled[e.ID] == 0 { // seen before: already applied, nothing to do
+		c.handled[e.ID]++
+	}
 	return nil
 }
 

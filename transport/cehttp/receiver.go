@@ -67,11 +67,16 @@ func WithMaxBodyBytes(n int64) ReceiverOption {
 //
 // Handlers run one after another on the request's goroutine, with the
 // request's context: it carries the caller's identity (shop.IdentityFrom)
-// and request ID, and ends when the sender gives up waiting. A handler
-// error that wraps shop.ErrDeadLetter says that trying again cannot help:
-// HTTP has no dead-letter queue, so the receiver logs the whole event at
-// error level for an operator and does not ask for it again (a handler
-// wrapped by an inbox has parked it already).
+// and request ID, and ends when the sender gives up waiting (a Publisher's
+// attempt timeout, discovery.ClientAttemptTimeout), so a handler should
+// finish well within it.
+//
+// Wrap the handlers with package inbox: it makes the pushes a sender
+// repeats harmless, and parks an event that keeps failing in its own
+// table. HTTP has no dead-letter queue, so do not give the inbox
+// DeadLetterToTransport: a handler error that wraps shop.ErrDeadLetter
+// (trying again cannot help) is answered 204 so the sender stops, and the
+// receiver logs the whole event at error level, the only record of it.
 type Receiver struct {
 	v      shop.Verifier
 	logger log.Logger
