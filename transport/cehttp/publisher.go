@@ -20,9 +20,20 @@ import (
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
-// DefaultParallelism is how many pushes PublishBatch runs at once by
-// default.
-const DefaultParallelism = 16
+// The defaults of a Publisher, where they differ from discovery.NewEndpoint's.
+const (
+	// DefaultParallelism is how many events PublishBatch pushes at once.
+	DefaultParallelism = 16
+	// DefaultPushTimeout bounds one push to one service, retries included
+	// (discovery.ClientTimeout). A relay publishes in the background, so
+	// it can wait longer than a caller's request could.
+	DefaultPushTimeout = 15 * time.Second
+	// DefaultPushAttemptTimeout bounds one attempt on one instance
+	// (discovery.ClientAttemptTimeout): the receiver's handlers must finish
+	// within it, an inbox's retries of a failing handler included (five
+	// attempts and 1.5s of backoff by default).
+	DefaultPushAttemptTimeout = 5 * time.Second
+)
 
 // Subscription is one service that wants events pushed to it.
 type Subscription struct {
@@ -52,9 +63,10 @@ type publisherOptions struct {
 
 // WithClientOptions tunes the client chain of every subscribed service
 // (timeouts, retries, breakers, logger, metrics; see discovery.NewEndpoint).
-// Pushes are retried after any failure by default, as an event push is
-// idempotent for its consumers; discovery.RetryIdempotent given here
-// overrides that.
+// The defaults are discovery's, but for the timeouts (DefaultPushTimeout,
+// DefaultPushAttemptTimeout) and retries: pushes are retried after any
+// failure, as an event push is idempotent for its consumers. Options given
+// here override those.
 func WithClientOptions(opts ...discovery.ClientOption) PublisherOption {
 	return func(o *publisherOptions) {
 		o.client = append(o.client, opts...)
@@ -73,9 +85,9 @@ func WithParallelism(n int) PublisherOption {
 }
 
 // WithHTTPClient sets the HTTP client the pushes go through (default
-// transport/http NewClient(10*time.Second), one connection pool for every
-// instance). Its Timeout should be longer than the chain's ClientTimeout,
-// which bounds each push.
+// transport/http NewClient(time.Minute), one connection pool for every
+// instance). Its Timeout, if any, should be longer than the chain's
+// attempt timeout, which bounds each request.
 func WithHTTPClient(c *http.Client) PublisherOption {
 	if c == nil {
 		panic("cehttp: WithHTTPClient(nil): want a client")
@@ -114,7 +126,7 @@ type push struct {
 // NewPublisher returns a Publisher to the services of subs, each reached
 // through its own discovery.NewEndpoint client chain (a breaker and a
 // concurrency limit per instance, round-robin balancing, retries within an
-// overall timeout; opts tune it) and authenticated with a bearer token from
+// overall timeout; WithClientOptions tunes it) and authenticated with a bearer token from
 // token (user.Tokens TokenSource for a service identity). It is an error to
 // give no token source, a subscription without a service name, instancer
 // or type, or one service twice.
@@ -128,7 +140,7 @@ func NewPublisher(token func() (string, error), subs []Subscription, opts ...Pub
 	}
 	own := o.httpClient == nil
 	if own {
-		o.httpClient = shophttp.NewClient(10 * time.Second)
+		o.httpClient = shophttp.NewClient(time.Minute)
 	}
 	p := &Publisher{token: token, http: o.httpClient, o: o, ownHTTP: own}
 	seen := map[string]bool{}
@@ -145,7 +157,11 @@ func NewPublisher(token func() (string, error), subs []Subscription, opts ...Pub
 			return nil, fmt.Errorf("cehttp: service %s is subscribed twice; list all its types in one subscription", s.Service)
 		}
 		seen[s.Service] = true
-		copts := append([]discovery.ClientOption{discovery.RetryIdempotent(func(any) bool { return true })}, o.client...)
+		copts := append([]discovery.ClientOption{
+			discovery.ClientTimeout(DefaultPushTimeout),
+			discovery.ClientAttemptTimeout(DefaultPushAttemptTimeout),
+			discovery.RetryIdempotent(func(any) bool { return true }),
+		}, o.client...)
 		ep, closer, err := discovery.NewEndpoint(s.Service, s.Instancer, p.factory, copts...)
 		if err != nil {
 			p.Close()

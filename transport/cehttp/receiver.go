@@ -68,8 +68,8 @@ func WithMaxBodyBytes(n int64) ReceiverOption {
 // Handlers run one after another on the request's goroutine, with the
 // request's context: it carries the caller's identity (shop.IdentityFrom)
 // and request ID, and ends when the sender gives up waiting (a Publisher's
-// attempt timeout, discovery.ClientAttemptTimeout), so a handler should
-// finish well within it.
+// attempt timeout, DefaultPushAttemptTimeout unless it was tuned), so a
+// handler must finish well within it.
 //
 // Wrap the handlers with package inbox: it makes the pushes a sender
 // repeats harmless, and parks an event that keeps failing in its own
