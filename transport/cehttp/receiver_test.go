@@ -155,6 +155,9 @@ func TestReceiverRefuses(t *testing.T) {
 			if tc.status == 401 && r.header.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
+			if tc.status == 405 && r.header.Get("Allow") != http.MethodPost {
+				t.Errorf("405 with Allow %q, want POST", r.header.Get("Allow"))
+			}
 			if tc.status == 415 && r.kind != "invalid" {
 				t.Errorf("415 of kind %q, want invalid", r.kind)
 			}
@@ -314,5 +317,18 @@ func TestNewReceiverPanicsOnUnusableValues(t *testing.T) {
 			}()
 			f()
 		})
+	}
+}
+
+// Mounted as the whole server, the receiver still serves Path only.
+func TestReceiverServesPathOnly(t *testing.T) {
+	tokens := newTokens(t)
+	recv := cehttp.NewReceiver(tokens, log.NewNopLogger())
+	req := httptest.NewRequest(http.MethodPost, "/internal/other", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+issue(t, tokens, shop.RoleService))
+	w := httptest.NewRecorder()
+	recv.ServeHTTP(w, req)
+	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "route_not_found") {
+		t.Errorf("POST /internal/other answered %d %s, want 404 route_not_found", w.Code, w.Body.String())
 	}
 }
