@@ -6,9 +6,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/outbox"
 	"github.com/kitshop/shop/internal/sqlitedb"
 )
 
@@ -29,6 +32,24 @@ var migrationFiles embed.FS
 // Errors a caller can act on are shop errors with the kind and code each
 // method names (shop.E with the Code constants of this package); anything
 // else (a lost connection) is returned as it is.
+//
+// Events: every method that changes stock records, atomically with the
+// change, one shop.EventStockChanged event per product whose quantities it
+// changed (per reservation, for ExpireHeld), so an event exists if and only
+// if its change does. Its source is EventSource, its subject the product
+// ID, and its data shop.StockEventData with the quantities after the change
+// and as Reason: "added" (AddStock), "reduced" (RemoveStock), "reserved"
+// (Reserve), "sold" (Commit), "released" (Release), "expired" (ExpireHeld)
+// or "returned" (Return), with the reservation's OrderID for the last five.
+// A call that changes nothing (a repeated Reserve, Commit, Release or
+// Return) or fails records nothing. Getting recorded events to the
+// subscribers, at least once and in the order they were recorded, is the
+// store's side of the bargain too: SQLiteStore keeps them in an outbox
+// table that its RunOutbox relays to a shop.Publisher. A store of your own
+// does the same its own way, for example with an outbox table of its own
+// and a relay (or a change-data-capture feed) publishing each event until
+// the publisher accepts it. Consumers treat a repeated event ID as handled,
+// so delivering an event twice is harmless; losing one is not.
 type Store interface {
 	// Stock returns the stock of productID, or ErrNotFound CodeStockNotFound
 	// when none was ever recorded.
@@ -93,13 +114,42 @@ type Store interface {
 // SQLiteStore is the Store in a SQLite database. Every change of a
 // reservation and the stock it holds happens in one write transaction, and
 // CHECK constraints refuse any row with reserved < 0 or on_hand < reserved,
-// so no sequence of calls can oversell. Open one with OpenSQLiteStore, or
-// run one on a database of your own with NewSQLiteStore.
+// so no sequence of calls can oversell. The stock.changed events go into
+// its outbox table in the same transaction, and wait there until RunOutbox
+// has published them. Open one with OpenSQLiteStore, or run one on a
+// database of your own with NewSQLiteStore.
 type SQLiteStore struct {
-	db *sqlitedb.DB
+	db    *sqlitedb.DB
+	relay atomic.Pointer[outbox.Relay]
 }
 
 var _ Store = (*SQLiteStore)(nil)
+
+// EventSource is the CloudEvents source of the events the inventory emits.
+const EventSource = "kitshop/inventory"
+
+// The reasons of a stock.changed event (shop.StockEventData.Reason).
+const (
+	reasonAdded    = "added"
+	reasonReduced  = "reduced"
+	reasonReserved = "reserved"
+	reasonSold     = "sold"
+	reasonReleased = "released"
+	reasonExpired  = "expired"
+	reasonReturned = "returned"
+)
+
+// addStockEvent records within tx that st is the stock of its product after
+// a change for reason, caused by orderID's reservation ("" for none).
+func addStockEvent(ctx context.Context, tx *sqlitedb.Tx, st Stock, reason, orderID string) error {
+	e, err := shop.NewEvent(EventSource, shop.EventStockChanged, st.ProductID, shop.StockEventData{
+		ProductID: st.ProductID, OnHand: st.OnHand, Reserved: st.Reserved, Available: st.Available,
+		Reason: reason, OrderID: orderID})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, e)
+}
 
 // OpenSQLiteStore opens (creating if needed) the inventory database file at
 // path the shop's way (WAL, busy timeout, foreign keys, one writer
@@ -123,7 +173,8 @@ func NewSQLiteStore(db *sql.DB) *SQLiteStore {
 	return &SQLiteStore{db: sqlitedb.FromDB(db)}
 }
 
-// Migrate brings the inventory's tables in db up to date (the migrations in
+// Migrate brings the inventory's tables in db up to date (stock,
+// reservations and the outbox of their events: the migrations in
 // migrations/*.sql, each applied once), for NewSQLiteStore. It is safe to
 // run on every start and from several processes at once.
 func Migrate(ctx context.Context, db *sql.DB) error {
@@ -134,11 +185,34 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the database (for a store from NewSQLiteStore it only stops
-// the write queue and leaves the caller's database open).
+// the write queue and leaves the caller's database open). Stop RunOutbox
+// first.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers, for readiness probes.
 func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// RunOutbox publishes the store's stock events to pub until ctx is done,
+// in the order they were recorded, retrying each until pub accepts it, so
+// every event arrives at least once. Run exactly one per database. A change
+// of stock wakes it at once; it also looks every second.
+func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
+	r := outbox.NewRelay(s.db, pub, logger)
+	s.relay.Store(r)
+	r.Run(ctx)
+}
+
+// notify wakes the relay, if one runs, after events were committed.
+func (s *SQLiteStore) notify() {
+	if r := s.relay.Load(); r != nil {
+		r.Notify()
+	}
+}
+
+// PendingEvents returns how many events wait to be published.
+func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
+	return outbox.Pending(ctx, s.db)
+}
 
 // timeLayout is RFC 3339 in UTC with all nine fractional digits, so that
 // stored times compare correctly as text.
@@ -210,9 +284,16 @@ func (s *SQLiteStore) AddStock(ctx context.Context, productID string, quantity i
 			return fmt.Errorf("add stock of %s: %w", productID, err)
 		}
 		st = newStock(productID, onHand, reserved)
-		return nil
+		if quantity == 0 { // the quantities are as they were
+			return nil
+		}
+		return addStockEvent(ctx, tx, st, reasonAdded, "")
 	})
-	return st, err
+	if err != nil {
+		return Stock{}, err
+	}
+	s.notify()
+	return st, nil
 }
 
 // RemoveStock implements Store.
@@ -226,7 +307,10 @@ func (s *SQLiteStore) RemoveStock(ctx context.Context, productID string, quantit
 			RETURNING on_hand, reserved`, quantity, formatTime(now), productID).Scan(&onHand, &reserved)
 		if err == nil {
 			st = newStock(productID, onHand, reserved)
-			return nil
+			if quantity == 0 { // the quantities are as they were
+				return nil
+			}
+			return addStockEvent(ctx, tx, st, reasonReduced, "")
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("remove stock of %s: %w", productID, err)
@@ -242,7 +326,11 @@ func (s *SQLiteStore) RemoveStock(ctx context.Context, productID string, quantit
 			"cannot remove %d units of product %s: only %d are available (%d on hand, %d reserved)",
 			quantity, productID, cur.Available, cur.OnHand, cur.Reserved)
 	})
-	return st, err
+	if err != nil {
+		return Stock{}, err
+	}
+	s.notify()
+	return st, nil
 }
 
 // loadReservation reads a reservation with its lines, or ok false when the
@@ -317,23 +405,25 @@ func (s *SQLiteStore) Reserve(ctx context.Context, want Reservation) (r Reservat
 			return nil
 		}
 		ts := formatTime(want.CreatedAt)
-		for _, l := range lines {
-			res, err := tx.ExecContext(ctx, `
+		after := make([]Stock, len(lines))
+		for i, l := range lines {
+			var onHand, reserved int64
+			err := tx.QueryRowContext(ctx, `
 				UPDATE stock SET reserved = reserved + ?1, updated_at = ?2
-				WHERE product_id = ?3 AND on_hand - reserved >= ?1`, l.Quantity, ts, l.ProductID)
-			if err != nil {
-				return fmt.Errorf("reserve %s: %w", l.ProductID, err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("reserve %s: %w", l.ProductID, err)
-			} else if n == 0 {
+				WHERE product_id = ?3 AND on_hand - reserved >= ?1
+				RETURNING on_hand, reserved`, l.Quantity, ts, l.ProductID).Scan(&onHand, &reserved)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // too few available, or no stock recorded
 				cur, _, err := readStock(ctx, tx, l.ProductID)
 				if err != nil {
 					return err
 				}
 				return shop.E(shop.ErrConflict, CodeInsufficientStock,
 					"not enough stock of product %s: %d requested, %d available", l.ProductID, l.Quantity, cur.Available)
+			case err != nil:
+				return fmt.Errorf("reserve %s: %w", l.ProductID, err)
 			}
+			after[i] = newStock(l.ProductID, onHand, reserved)
 		}
 		r = Reservation{OrderID: orderID, Status: ReservationHeld, Lines: lines,
 			CreatedAt: want.CreatedAt.UTC().Round(0), ExpiresAt: want.ExpiresAt.UTC().Round(0)}
@@ -349,31 +439,41 @@ func (s *SQLiteStore) Reserve(ctx context.Context, want Reservation) (r Reservat
 				return fmt.Errorf("insert reservation %s: %w", orderID, err)
 			}
 		}
+		for _, st := range after {
+			if err := addStockEvent(ctx, tx, st, reasonReserved, orderID); err != nil {
+				return err
+			}
+		}
 		created = true
 		return nil
 	})
 	if err != nil {
 		return Reservation{}, false, err
 	}
+	s.notify()
 	return r, created, nil
 }
 
 // changeStatus moves a reservation to status, moving its units first with
 // stmt, run once per line with ?1 the quantity, ?2 the time and ?3 the
-// product. A line whose stock row stmt does not change is reported through
-// short, and its error aborts the whole transaction.
+// product, returning the row's on_hand and reserved after. A line whose
+// stock row stmt does not change is reported through short, and its error
+// aborts the whole transaction. Each line's stock after the change is
+// recorded as a stock.changed event for reason.
 func changeStatus(ctx context.Context, tx *sqlitedb.Tx, r *Reservation, status ReservationStatus, now time.Time,
-	stmt string, short func(l Line) error) error {
+	stmt, reason string, short func(l Line) error) error {
 	ts := formatTime(now)
 	for _, l := range r.Lines {
-		res, err := tx.ExecContext(ctx, stmt, l.Quantity, ts, l.ProductID)
+		var onHand, reserved int64
+		err := tx.QueryRowContext(ctx, stmt, l.Quantity, ts, l.ProductID).Scan(&onHand, &reserved)
+		if errors.Is(err, sql.ErrNoRows) {
+			return short(l)
+		}
 		if err != nil {
 			return fmt.Errorf("%s reservation %s: %w", status, r.OrderID, err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("%s reservation %s: %w", status, r.OrderID, err)
-		} else if n == 0 {
-			return short(l)
+		if err := addStockEvent(ctx, tx, newStock(l.ProductID, onHand, reserved), reason, r.OrderID); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ? WHERE order_id = ?`,
@@ -388,13 +488,13 @@ func changeStatus(ctx context.Context, tx *sqlitedb.Tx, r *Reservation, status R
 const (
 	// sellHeld turns held units into sold ones.
 	sellHeld = `UPDATE stock SET on_hand = on_hand - ?1, reserved = reserved - ?1, updated_at = ?2
-		WHERE product_id = ?3 AND reserved >= ?1`
+		WHERE product_id = ?3 AND reserved >= ?1 RETURNING on_hand, reserved`
 	// sellAvailable sells units that are not held, if enough are available.
 	sellAvailable = `UPDATE stock SET on_hand = on_hand - ?1, updated_at = ?2
-		WHERE product_id = ?3 AND on_hand - reserved >= ?1`
+		WHERE product_id = ?3 AND on_hand - reserved >= ?1 RETURNING on_hand, reserved`
 	// returnHeld gives held units back to available.
 	returnHeld = `UPDATE stock SET reserved = reserved - ?1, updated_at = ?2
-		WHERE product_id = ?3 AND reserved >= ?1`
+		WHERE product_id = ?3 AND reserved >= ?1 RETURNING on_hand, reserved`
 )
 
 // corrupt reports held units that the stock row does not show as reserved,
@@ -422,10 +522,10 @@ func (s *SQLiteStore) Commit(ctx context.Context, orderID string, now time.Time)
 			// payment event changes nothing.
 			return nil
 		case ReservationHeld:
-			return changeStatus(ctx, tx, &r, ReservationCommitted, now, sellHeld, corrupt(r))
+			return changeStatus(ctx, tx, &r, ReservationCommitted, now, sellHeld, reasonSold, corrupt(r))
 		default:
 			was := r.Status
-			return changeStatus(ctx, tx, &r, ReservationCommitted, now, sellAvailable, func(l Line) error {
+			return changeStatus(ctx, tx, &r, ReservationCommitted, now, sellAvailable, reasonSold, func(l Line) error {
 				return shop.E(shop.ErrConflict, CodeReservationReleased,
 					"the reservation of order %s was %s and product %s no longer has %d units available",
 					orderID, was, l.ProductID, l.Quantity)
@@ -435,6 +535,7 @@ func (s *SQLiteStore) Commit(ctx context.Context, orderID string, now time.Time)
 	if err != nil {
 		return Reservation{}, err
 	}
+	s.notify()
 	return r, nil
 }
 
@@ -456,12 +557,13 @@ func (s *SQLiteStore) Release(ctx context.Context, orderID string, now time.Time
 			return shop.E(shop.ErrConflict, CodeReservationCommitted,
 				"the reservation of order %s is already committed and cannot be released", orderID)
 		default:
-			return changeStatus(ctx, tx, &r, ReservationReleased, now, returnHeld, corrupt(r))
+			return changeStatus(ctx, tx, &r, ReservationReleased, now, returnHeld, reasonReleased, corrupt(r))
 		}
 	})
 	if err != nil {
 		return Reservation{}, err
 	}
+	s.notify()
 	return r, nil
 }
 
@@ -494,7 +596,7 @@ func (s *SQLiteStore) ExpireHeld(ctx context.Context, now time.Time, limit int) 
 				return err
 			}
 			r := Reservation{OrderID: id, Lines: lines}
-			if err := changeStatus(ctx, tx, &r, ReservationExpired, now, returnHeld, corrupt(r)); err != nil {
+			if err := changeStatus(ctx, tx, &r, ReservationExpired, now, returnHeld, reasonExpired, corrupt(r)); err != nil {
 				return err
 			}
 		}
@@ -504,6 +606,7 @@ func (s *SQLiteStore) ExpireHeld(ctx context.Context, now time.Time, limit int) 
 	if err != nil {
 		return 0, err
 	}
+	s.notify()
 	return n, nil
 }
 
@@ -522,7 +625,7 @@ func (s *SQLiteStore) Return(ctx context.Context, orderID string, now time.Time)
 		case ReservationReturned:
 			return nil
 		case ReservationCommitted:
-			return changeStatus(ctx, tx, &r, ReservationReturned, now, returnSold, func(l Line) error {
+			return changeStatus(ctx, tx, &r, ReservationReturned, now, returnSold, reasonReturned, func(l Line) error {
 				return fmt.Errorf("no stock row for product %s of returned order %s", l.ProductID, orderID)
 			})
 		default:
@@ -533,11 +636,12 @@ func (s *SQLiteStore) Return(ctx context.Context, orderID string, now time.Time)
 	if err != nil {
 		return Reservation{}, err
 	}
+	s.notify()
 	return r, nil
 }
 
 // returnSold puts sold units back on hand.
-const returnSold = `UPDATE stock SET on_hand = on_hand + ?1, updated_at = ?2 WHERE product_id = ?3`
+const returnSold = `UPDATE stock SET on_hand = on_hand + ?1, updated_at = ?2 WHERE product_id = ?3 RETURNING on_hand, reserved`
 
 // ListHeld implements Store.
 func (s *SQLiteStore) ListHeld(ctx context.Context, createdBefore time.Time, after string, limit int) ([]Reservation, error) {

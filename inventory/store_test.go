@@ -26,18 +26,18 @@ func TestMigrationKeepsReservations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := &SQLiteStore{db: old}
-	svc := NewService(v1)
-	if _, err := svc.AddStock(adminCtx, "p1", 10); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range []string{"held", "sold"} {
-		if _, _, err := svc.Reserve(serviceCtx, o, []Line{{"p1", 3}}, time.Now().Add(time.Hour)); err != nil {
+	// What the first schema's store left: 10 units of p1, 3 held for the
+	// order "held", and 3 sold to the order "sold".
+	created, expires := formatTime(time.Now()), formatTime(time.Now().Add(time.Hour))
+	for _, stmt := range []string{
+		`INSERT INTO stock (product_id, on_hand, reserved, updated_at) VALUES ('p1', 7, 3, ?1)`,
+		`INSERT INTO reservations (order_id, status, created_at, expires_at, updated_at) VALUES ('held', 'held', ?1, ?2, ?1)`,
+		`INSERT INTO reservations (order_id, status, created_at, expires_at, updated_at) VALUES ('sold', 'committed', ?1, ?2, ?1)`,
+		`INSERT INTO reservation_lines (order_id, line_no, product_id, quantity) VALUES ('held', 0, 'p1', 3), ('sold', 0, 'p1', 3)`,
+	} {
+		if _, err := old.W.ExecContext(ctx, stmt, created, expires); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := svc.Commit(serviceCtx, "sold"); err != nil {
-		t.Fatal(err)
 	}
 	old.Close()
 
@@ -46,7 +46,7 @@ func TestMigrationKeepsReservations(t *testing.T) {
 		t.Fatalf("migrating: %v", err)
 	}
 	defer st.Close()
-	svc = NewService(st)
+	svc := NewService(st)
 	wantStock(t, svc, "p1", 7, 3)
 	page, err := svc.ListHeld(serviceCtx, time.Now().Add(time.Minute), shop.PageRequest{})
 	if err != nil || len(page.Items) != 1 || page.Items[0].OrderID != "held" || len(page.Items[0].Lines) != 1 {
@@ -60,6 +60,8 @@ func TestMigrationKeepsReservations(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStock(t, svc, "p1", 10, 0)
+	// The migrated database has an outbox, and the changes since are in it.
+	wantEvents(t, st, stockEvent{"p1", 10, 3, "returned", "sold"}, stockEvent{"p1", 10, 0, "released", "held"})
 }
 
 func TestListHeldPages(t *testing.T) {
