@@ -47,6 +47,7 @@ type config struct {
 	minRetry       time.Duration
 	maxRetry       time.Duration
 	shutdownGrace  time.Duration
+	consumers      map[string][]string // service -> types, declared by publishers
 }
 
 func newConfig(opts []Option) config {

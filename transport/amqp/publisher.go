@@ -216,6 +216,9 @@ func (p *Publisher) connect(ctx context.Context) (*pubConn, error) {
 	if err == nil {
 		err = declareExchange(ch, p.cfg.exchange)
 	}
+	if err == nil {
+		err = declareConsumers(ch, p.cfg)
+	}
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("amqp: set up publishing: %w", err)

@@ -96,8 +96,8 @@ func NewSubscriber(url, service string, opts ...Option) (*Subscriber, error) {
 		return nil, fmt.Errorf("amqp: broker URL: %w", err)
 	}
 	cfg := newConfig(opts)
-	q := cfg.queuePrefix + "." + service
-	return &Subscriber{url: url, service: service, cfg: cfg, queue: q, deadQueue: q + ".dead",
+	q, dead := cfg.queueNames(service)
+	return &Subscriber{url: url, service: service, cfg: cfg, queue: q, deadQueue: dead,
 		handlers: map[string][]shop.Handler{}, done: make(chan struct{}), admin: make(chan struct{}, 1)}, nil
 }
 
@@ -252,35 +252,13 @@ func (s *Subscriber) consumeOn(conn *amqp091.Connection) (*subConn, error) {
 
 // declare declares the exchanges, the queues and the bindings.
 func (s *Subscriber) declare(ch *amqp091.Channel) error {
-	if err := declareExchange(ch, s.cfg.exchange); err != nil {
-		return err
-	}
-	dlx := s.cfg.deadLetterExchange()
-	if err := ch.ExchangeDeclare(dlx, amqp091.ExchangeDirect, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", dlx, err)
-	}
-	if _, err := ch.QueueDeclare(s.deadQueue, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare queue %s: %w", s.deadQueue, err)
-	}
-	if err := ch.QueueBind(s.deadQueue, s.queue, dlx, false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", s.deadQueue, err)
-	}
-	args := amqp091.Table{"x-dead-letter-exchange": dlx, "x-dead-letter-routing-key": s.queue}
-	if _, err := ch.QueueDeclare(s.queue, true, false, false, false, args); err != nil {
-		return fmt.Errorf("declare queue %s (an existing queue of that name must have the same arguments): %w", s.queue, err)
-	}
 	s.mu.Lock()
 	types := make([]string, 0, len(s.handlers))
 	for t := range s.handlers {
 		types = append(types, t)
 	}
 	s.mu.Unlock()
-	for _, t := range types {
-		if err := ch.QueueBind(s.queue, t, s.cfg.exchange, false, nil); err != nil {
-			return fmt.Errorf("bind queue %s to %s: %w", s.queue, t, err)
-		}
-	}
-	return nil
+	return declareConsumer(ch, s.cfg, s.queue, s.deadQueue, types)
 }
 
 // errRedeliver ends a session so that the unacknowledged messages go back
