@@ -685,3 +685,95 @@ func TestDeadLettersOfUnknownQueue(t *testing.T) {
 		t.Fatalf("replay: %v, want not found", err)
 	}
 }
+
+// TestStaleBinding: a binding to a type the service no longer subscribes
+// to (left by an earlier version) brings one message, which is dropped,
+// and then the binding is gone.
+func TestStaleBinding(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscriber("billing")
+	rec := &recorder{}
+	if err := sub.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+		t.Fatal(err)
+	}
+	start(t, sub)
+	raw := rawChannel(t, e.url)
+	exchange := strings.TrimSuffix(sub.Queue(), ".billing") + ".events"
+	if err := raw.QueueBind(sub.Queue(), shop.EventOrderRefunded, exchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub := e.publisher()
+	ctx := context.Background()
+	publish := func(events ...shop.Event) {
+		t.Helper()
+		for i, err := range pub.PublishBatch(ctx, events) {
+			if err != nil {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+		}
+	}
+	publish(event(t, shop.EventOrderRefunded, "o1", 1), event(t, shop.EventOrderPaid, "o1", 2))
+	waitUntil(t, 30*time.Second, "the paid event", func() bool { return rec.count() >= 1 })
+	// Had the binding stayed, the second refund would arrive before the
+	// second payment and be dropped (and logged) too.
+	publish(event(t, shop.EventOrderRefunded, "o2", 1), event(t, shop.EventOrderPaid, "o2", 2))
+	waitUntil(t, 30*time.Second, "the second paid event", func() bool { return rec.count() >= 2 })
+	if n := strings.Count(e.logs.String(), "no handler for this event type; dropped"); n != 1 {
+		t.Fatalf("%d events dropped for want of a handler, want 1 (the binding should be gone after it)", n)
+	}
+	for _, ev := range rec.got() {
+		if ev.Type != shop.EventOrderPaid {
+			t.Fatalf("the handler of %s got a %s", shop.EventOrderPaid, ev.Type)
+		}
+	}
+}
+
+// TestConcurrentPublish: one Publisher shared by several goroutines.
+func TestConcurrentPublish(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscriber("audit")
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	err := sub.Subscribe(shop.EventProductUpdated, func(_ context.Context, ev shop.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[ev.ID] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, sub)
+	pub := e.publisher()
+	const workers, each = 8, 50
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			var batch []shop.Event
+			for i := range each {
+				ev, _ := shop.NewEvent("test", shop.EventProductUpdated, fmt.Sprintf("p%d", w), i)
+				if i%2 == 0 {
+					errs <- pub.Publish(context.Background(), ev)
+				} else {
+					batch = append(batch, ev)
+				}
+			}
+			for _, err := range pub.PublishBatch(context.Background(), batch) {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 30*time.Second, "every event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == workers*each
+	})
+}
