@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/outbox"
 	"github.com/kitshop/shop/internal/sqlitedb"
 )
 
@@ -33,11 +36,24 @@ var migrationFiles embed.FS
 // lower-cased; IDs are shop.NewID values, which sort by creation time. The
 // methods may be called concurrently. The package usertest checks a store
 // through NewService.
+//
+// Events: Create records a shop.EventUserRegistered event (source
+// EventSource, subject the user ID, data shop.UserEventData: never the
+// password or its hash) atomically with the account, so the event exists if
+// and only if the account does. Getting recorded events to the subscribers,
+// at least once and in the order they were recorded, is the store's side of
+// the bargain too: SQLiteStore keeps them in an outbox table that its
+// RunOutbox relays to a shop.Publisher. A store of your own does the same
+// its own way, for example with an outbox table of its own and a relay (or
+// a change-data-capture feed) publishing each event until the publisher
+// accepts it. Consumers treat a repeated event ID as handled, so delivering
+// an event twice is harmless; losing one is not.
 type Store interface {
-	// Create stores a new account u with its password hash, atomically: an
-	// email already in use, even by a concurrent Create, is ErrConflict
-	// CodeEmailTaken and stores nothing. An ID in use is an error that is
-	// not of kind ErrConflict (IDs are random, so it means a bug).
+	// Create stores a new account u with its password hash, atomically,
+	// with its user.registered event (see Events above): an email already
+	// in use, even by a concurrent Create, is ErrConflict CodeEmailTaken and
+	// stores nothing. An ID in use is an error that is not of kind
+	// ErrConflict (IDs are random, so it means a bug), and stores nothing.
 	Create(ctx context.Context, u User, passwordHash []byte) error
 	// ByID returns the account with id, or ErrNotFound CodeUserNotFound.
 	ByID(ctx context.Context, id string) (User, error)
@@ -59,11 +75,17 @@ type Store interface {
 	SetDisabled(ctx context.Context, id string, disabled bool) (User, error)
 }
 
+// EventSource is the CloudEvents source of the events the account service
+// emits.
+const EventSource = "kitshop/user"
+
 // SQLiteStore is the Store on a SQLite database: the users table of
-// migrations/*.sql. Statements are not prepared ahead, so NewSQLiteStore
-// cannot fail.
+// migrations/*.sql, and its outbox table, which holds the user.registered
+// events until RunOutbox has published them. Statements are not prepared
+// ahead, so NewSQLiteStore cannot fail.
 type SQLiteStore struct {
-	db *sqlitedb.DB
+	db    *sqlitedb.DB
+	relay atomic.Pointer[outbox.Relay]
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -92,24 +114,49 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 // NewSQLiteStore returns the store on db, a database the caller opened with
 // the modernc.org/sqlite driver ("sqlite", which this package registers; the
 // store reads its error codes) and brought up to date with Migrate. db serves
-// both reads and writes. Closing the store leaves db open.
+// both reads and writes; give it a busy timeout (_pragma=busy_timeout(5000)),
+// as the outbox relay writes beside the store's own calls. Closing the store
+// leaves db open.
 func NewSQLiteStore(db *sql.DB) *SQLiteStore {
 	return &SQLiteStore{db: sqlitedb.FromDB(db)}
 }
 
-// Migrate creates or updates the account tables in db, applying each of the
-// package's migrations once; run it before NewSQLiteStore. Several processes
-// may migrate one database at the same time.
+// Migrate creates or updates the account tables in db (the accounts and the
+// outbox of their events), applying each of the package's migrations once;
+// run it before NewSQLiteStore. Several processes may migrate one database
+// at the same time.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	return sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations")
 }
 
 // Close closes the database (for a store from NewSQLiteStore, only what the
-// store itself holds).
+// store itself holds). Stop RunOutbox first.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 // Ping checks that the database answers; use it as a readiness check.
 func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// RunOutbox publishes the store's user events to pub until ctx is done,
+// in the order they were recorded, retrying each until pub accepts it, so
+// every event arrives at least once. Run exactly one per database. A
+// Create wakes it at once; it also looks every second.
+func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
+	r := outbox.NewRelay(s.db, pub, logger)
+	s.relay.Store(r)
+	r.Run(ctx)
+}
+
+// notify wakes the relay, if one runs, after events were committed.
+func (s *SQLiteStore) notify() {
+	if r := s.relay.Load(); r != nil {
+		r.Notify()
+	}
+}
+
+// PendingEvents returns how many events wait to be published.
+func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
+	return outbox.Pending(ctx, s.db)
+}
 
 // timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so stored
 // times also sort as text.
@@ -117,17 +164,31 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 const userColumns = `id, email, name, role, created_at, disabled`
 
-// Create stores a new account (see Store.Create).
+// Create stores a new account and its user.registered event in one
+// transaction (see Store.Create).
 func (s *SQLiteStore) Create(ctx context.Context, u User, hash []byte) error {
-	_, err := s.db.W.ExecContext(ctx,
-		`INSERT INTO users (id, email, name, role, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.Name, string(u.Role), string(hash), u.CreatedAt.UTC().Format(timeLayout), u.Disabled)
-	if emailTaken(err) {
-		return shop.E(shop.ErrConflict, CodeEmailTaken, "an account with this email already exists")
-	}
+	created := u.CreatedAt.UTC()
+	e, err := shop.NewEvent(EventSource, shop.EventUserRegistered, u.ID, shop.UserEventData{
+		UserID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: created})
 	if err != nil {
-		return fmt.Errorf("insert user: %w", err)
+		return err
 	}
+	err = s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO users (id, email, name, role, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Email, u.Name, string(u.Role), string(hash), created.Format(timeLayout), u.Disabled)
+		if emailTaken(err) {
+			return shop.E(shop.ErrConflict, CodeEmailTaken, "an account with this email already exists")
+		}
+		if err != nil {
+			return fmt.Errorf("insert user: %w", err)
+		}
+		return outbox.Add(ctx, tx, e)
+	})
+	if err != nil {
+		return err
+	}
+	s.notify()
 	return nil
 }
 

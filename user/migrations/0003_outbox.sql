@@ -1,0 +1,15 @@
+-- The outbox: user.registered events wait here, written in the same
+-- transaction as the account they announce, until the relay has published
+-- them (internal/outbox.Schema; subject is the user ID).
+CREATE TABLE outbox (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	id           TEXT NOT NULL UNIQUE,
+	event        BLOB NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT '',
+	sent_at      INTEGER,
+	subject      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
+CREATE INDEX outbox_pending_subject ON outbox(subject, seq) WHERE sent_at IS NULL;
