@@ -11,7 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/outbox"
 	"github.com/kitshop/shop/internal/sqlitedb"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,10 +30,25 @@ import (
 // ProductNotFoundError and SKUTakenError so they carry the right kind and
 // code, and a plain error for anything else (callers then see an internal
 // error). Every method must be safe for concurrent use.
+//
+// Events: each change records its event atomically with the change, so the
+// event exists if and only if the change does: Insert shop.EventProductCreated,
+// Update shop.EventProductUpdated (the product as it now is) and Delete
+// shop.EventProductDeleted (the product as it was), each with source
+// EventSource, the product ID as subject and ProductEventData as data. A
+// call that fails records nothing. Getting recorded events to the
+// subscribers, at least once and in the order they were recorded, is the
+// store's side of the bargain too: SQLiteStore keeps them in an outbox
+// table that its RunOutbox relays to a shop.Publisher. A store of your own
+// does the same its own way, for example with an outbox table of its own
+// and a relay (or a change-data-capture feed) publishing each event until
+// the publisher accepts it. Consumers treat a repeated event ID as handled,
+// so delivering an event twice is harmless; losing one is not.
 type Store interface {
-	// Insert stores a new product. If another product has p.SKU it stores
-	// nothing and returns SKUTakenError(p.SKU); concurrent inserts of one
-	// SKU must leave one product with it.
+	// Insert stores a new product, with its product.created event. If
+	// another product has p.SKU it stores nothing and returns
+	// SKUTakenError(p.SKU); concurrent inserts of one SKU must leave one
+	// product with it.
 	Insert(ctx context.Context, p Product) error
 
 	// Get returns the product with id, or ProductNotFoundError(id).
@@ -41,13 +58,16 @@ type Store interface {
 	// for which patch is not nil, and its UpdatedAt to now, or to one
 	// nanosecond after the old UpdatedAt if now is not later (so UpdatedAt
 	// always moves forward). It returns the product as it now is, and List
-	// sees the change at once. Errors: ProductNotFoundError(id) when no
-	// product has id; SKUTakenError(*patch.SKU) when another product has
-	// that SKU, and then nothing changes.
+	// sees the change at once. Every update changes the product (UpdatedAt
+	// at least), so each records a product.updated event with the product
+	// as it now is. Errors: ProductNotFoundError(id) when no product has
+	// id; SKUTakenError(*patch.SKU) when another product has that SKU. On
+	// an error nothing changes and no event is recorded.
 	Update(ctx context.Context, id string, patch ProductPatch, now time.Time) (Product, error)
 
-	// Delete removes the product with id, freeing its SKU, or returns
-	// ProductNotFoundError(id).
+	// Delete removes the product with id, freeing its SKU, and records a
+	// product.deleted event with the product as it was; or it returns
+	// ProductNotFoundError(id) and records nothing.
 	Delete(ctx context.Context, id string) error
 
 	// List returns the products q selects, in ascending ID order (byte-wise
@@ -91,10 +111,31 @@ const productColumns = `id, sku, name, description, price, currency, category, c
 // getQuery is the point read by id, the shop's hottest query.
 const getQuery = `SELECT ` + productColumns + ` FROM products WHERE id = ?`
 
-// SQLiteStore is the Store on a SQLite database. Open one with
+// EventSource is the CloudEvents source of the events the catalogue emits.
+const EventSource = "kitshop/catalog"
+
+// productEvent is the event of type typ announcing p.
+func productEvent(typ string, p Product) (shop.Event, error) {
+	return shop.NewEvent(EventSource, typ, p.ID, shop.ProductEventData{
+		ProductID: p.ID, SKU: p.SKU, Name: p.Name, Description: p.Description,
+		Price: shop.Money{Amount: p.Price, Currency: p.Currency}, Category: p.Category, UpdatedAt: p.UpdatedAt})
+}
+
+// addProductEvent records the event of type typ announcing p within tx.
+func addProductEvent(ctx context.Context, tx *sqlitedb.Tx, typ string, p Product) error {
+	e, err := productEvent(typ, p)
+	if err != nil {
+		return err
+	}
+	return outbox.Add(ctx, tx, e)
+}
+
+// SQLiteStore is the Store on a SQLite database. Its outbox table holds the
+// product events until RunOutbox has published them. Open one with
 // OpenSQLiteStore, or run one on a database of your own with NewSQLiteStore.
 type SQLiteStore struct {
-	db *sqlitedb.DB
+	db    *sqlitedb.DB
+	relay atomic.Pointer[outbox.Relay]
 
 	// getStmt is the prepared point read on the reader pool, prepared by
 	// OpenSQLiteStore or else on the first Get (see prepareGet).
@@ -125,7 +166,9 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 // NewSQLiteStore runs the store on db, a database the caller opened with the
 // modernc.org/sqlite driver (registered as "sqlite"; the store tells a SKU
 // conflict by that driver's error codes) and migrated with Migrate. db
-// serves reads and writes. Nothing is checked or prepared here: the product
+// serves reads and writes; give it a busy timeout
+// (_pragma=busy_timeout(5000)), as the outbox relay writes beside the
+// store's own calls. Nothing is checked or prepared here: the product
 // read is prepared on the first Get (a failure is that call's error,
 // and the next call tries again). Closing the store leaves db open.
 func NewSQLiteStore(db *sql.DB) *SQLiteStore {
@@ -133,8 +176,9 @@ func NewSQLiteStore(db *sql.DB) *SQLiteStore {
 }
 
 // Migrate brings the catalogue's schema in db up to date: the tables
-// NewSQLiteStore needs, created or changed by the versioned migrations
-// embedded in this package. It is safe to run on every start.
+// NewSQLiteStore needs (products and the outbox of their events), created
+// or changed by the versioned migrations embedded in this package. It is
+// safe to run on every start.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	return sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations")
 }
@@ -155,6 +199,28 @@ func (s *SQLiteStore) Close() error {
 // Ping reports whether the database answers; use it as a readiness check.
 func (s *SQLiteStore) Ping(ctx context.Context) error {
 	return s.db.Ping(ctx)
+}
+
+// RunOutbox publishes the store's product events to pub until ctx is done,
+// in the order they were recorded, retrying each until pub accepts it, so
+// every event arrives at least once. Run exactly one per database. An
+// Insert, Update or Delete wakes it at once; it also looks every second.
+func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
+	r := outbox.NewRelay(s.db, pub, logger)
+	s.relay.Store(r)
+	r.Run(ctx)
+}
+
+// notify wakes the relay, if one runs, after events were committed.
+func (s *SQLiteStore) notify() {
+	if r := s.relay.Load(); r != nil {
+		r.Notify()
+	}
+}
+
+// PendingEvents returns how many events wait to be published.
+func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
+	return outbox.Pending(ctx, s.db)
 }
 
 // errStoreClosed is the error of a read on a closed store.
@@ -213,19 +279,31 @@ func scanProduct(row scanner) (Product, error) {
 	return p, nil
 }
 
-// Insert stores a new product (see Store).
+// Insert stores a new product and its product.created event in one
+// transaction (see Store).
 func (s *SQLiteStore) Insert(ctx context.Context, p Product) error {
-	_, err := s.db.W.ExecContext(ctx, `INSERT INTO products
-		(id, sku, name, name_fold, description, price, currency, category, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.SKU, p.Name, foldName(p.Name), p.Description, p.Price, p.Currency, p.Category,
-		p.CreatedAt.UnixNano(), p.UpdatedAt.UnixNano())
-	switch {
-	case isSKUViolation(err):
-		return SKUTakenError(p.SKU)
-	case err != nil:
-		return fmt.Errorf("insert product: %w", err)
+	e, err := productEvent(shop.EventProductCreated, p)
+	if err != nil {
+		return err
 	}
+	err = s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO products
+			(id, sku, name, name_fold, description, price, currency, category, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.SKU, p.Name, foldName(p.Name), p.Description, p.Price, p.Currency, p.Category,
+			p.CreatedAt.UnixNano(), p.UpdatedAt.UnixNano())
+		switch {
+		case isSKUViolation(err):
+			return SKUTakenError(p.SKU)
+		case err != nil:
+			return fmt.Errorf("insert product: %w", err)
+		}
+		return outbox.Add(ctx, tx, e)
+	})
+	if err != nil {
+		return err
+	}
+	s.notify()
 	return nil
 }
 
@@ -256,14 +334,34 @@ func (s *SQLiteStore) Get(ctx context.Context, id string) (Product, error) {
 }
 
 // Update applies the non-nil fields of patch in one statement and
-// returns the product as it now is (see Store).
+// returns the product as it now is, recording its product.updated event in
+// the same transaction (see Store).
 func (s *SQLiteStore) Update(ctx context.Context, id string, patch ProductPatch, now time.Time) (Product, error) {
+	var p Product
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		var err error
+		p, err = updateProduct(ctx, tx, id, patch, now)
+		if err != nil {
+			return err
+		}
+		return addProductEvent(ctx, tx, shop.EventProductUpdated, p)
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	s.notify()
+	return p, nil
+}
+
+// updateProduct runs Update's statement within tx and returns the product
+// as it now is.
+func updateProduct(ctx context.Context, tx *sqlitedb.Tx, id string, patch ProductPatch, now time.Time) (Product, error) {
 	var fold *string
 	if patch.Name != nil {
 		f := foldName(*patch.Name)
 		fold = &f
 	}
-	row := s.db.W.QueryRowContext(ctx, `UPDATE products SET
+	row := tx.QueryRowContext(ctx, `UPDATE products SET
 			sku         = COALESCE(?, sku),
 			name        = COALESCE(?, name),
 			name_fold   = COALESCE(?, name_fold),
@@ -302,19 +400,24 @@ func nullInt64(p *int64) sql.NullInt64 {
 	return sql.NullInt64{Int64: *p, Valid: true}
 }
 
-// Delete removes a product for good (see Store).
+// Delete removes a product for good and records its product.deleted event,
+// with the product as the DELETE returned it, in the same transaction (see
+// Store).
 func (s *SQLiteStore) Delete(ctx context.Context, id string) error {
-	res, err := s.db.W.ExecContext(ctx, `DELETE FROM products WHERE id = ?`, id)
+	err := s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		p, err := scanProduct(tx.QueryRowContext(ctx, `DELETE FROM products WHERE id = ? RETURNING `+productColumns, id))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ProductNotFoundError(id)
+		case err != nil:
+			return fmt.Errorf("delete product: %w", err)
+		}
+		return addProductEvent(ctx, tx, shop.EventProductDeleted, p)
+	})
 	if err != nil {
-		return fmt.Errorf("delete product: %w", err)
+		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete product: %w", err)
-	}
-	if n == 0 {
-		return ProductNotFoundError(id)
-	}
+	s.notify()
 	return nil
 }
 
