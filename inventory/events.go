@@ -69,3 +69,9 @@ func orderEventHandler(apply func(ctx context.Context, orderID string) error, lo
 		}
 	}
 }
+
+// ConsumedEvents returns the event types the inventory consumes (the keys
+// of EventHandlers), for binding its queue or subscribing it to pushes.
+func ConsumedEvents() []string {
+	return []string{shop.EventOrderPaid, shop.EventOrderCancelled, shop.EventOrderExpired, shop.EventOrderRefunded}
+}

@@ -28,8 +28,13 @@ func TestEventHandlers(t *testing.T) {
 	}
 	var logs logRecorder
 	h := EventHandlers(f.svc, &logs)
-	if len(h) != 4 {
-		t.Fatalf("%d handlers, want 4", len(h))
+	if len(h) != 4 || len(ConsumedEvents()) != len(h) {
+		t.Fatalf("%d handlers, want 4, one per ConsumedEvents type", len(h))
+	}
+	for _, typ := range ConsumedEvents() {
+		if h[typ] == nil {
+			t.Fatalf("no handler for consumed type %s", typ)
+		}
 	}
 	// Events arrive without any identity; the handlers act as the service.
 	ctx := context.Background()

@@ -11,6 +11,8 @@
 //	-secret-key  SHOP_SECRET_KEY   token signing key shared by every service
 //	-consul      SHOP_CONSUL_ADDR  Consul agent: register there and find the user service through it
 //	-users-url   SHOP_USERS_URL    user service instances without Consul (default 127.0.0.1:5001)
+//	-amqp        SHOP_AMQP_URL     RabbitMQ URL for its product events; unset: CloudEvents over HTTP
+//	-amqp-prefix SHOP_AMQP_PREFIX  prefix of the exchange and queue names (default kitshop)
 //	-quiet       SHOP_QUIET        log only warnings and errors
 package main
 
@@ -21,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 
 	"github.com/kitshop/shop/catalog"
 	"github.com/kitshop/shop/examples/internal/app"
@@ -67,5 +70,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	mux := http.NewServeMux()
 	mux.Handle("/", catalog.NewHTTPHandler(catalog.MakeServerEndpoints(products), svc.Verifier, svc.Logger))
 	shophttp.Mount(mux, svc.Registry, shophttp.Check{Name: "catalog-db", Func: store.Ping})
+
+	// product.created, .updated and .deleted go out through the outbox.
+	events, err := svc.EventPublisher(nil)
+	if err != nil {
+		return err
+	}
+	bg, stopBackground := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { store.RunOutbox(bg, events, svc.Logger) })
+	defer func() { stopBackground(); wg.Wait() }()
 	return svc.Serve(ctx, mux, ready)
 }

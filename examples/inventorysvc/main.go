@@ -4,6 +4,14 @@
 // /readyz and /metrics. Stock can only be added for products the catalog
 // service knows.
 //
+// It consumes the order events (paid: the held units are sold; cancelled
+// or expired: they return to stock; refunded: the sold units go back on
+// hand) through its inbox, so each applies once: from its RabbitMQ queue
+// with -amqp, else pushed as CloudEvents by the order service to
+// POST /internal/events. Events it gives up on are parked; admins list and
+// replay them at /admin/dead-letters. Its own stock.changed events go out
+// through its outbox the same way.
+//
 // Every setting is a flag, a SHOP_* environment variable or a line of a .env
 // file in the working directory (in that order of precedence):
 //
@@ -13,12 +21,15 @@
 //	-consul       SHOP_CONSUL_ADDR   Consul agent: register there and find the others through it
 //	-users-url    SHOP_USERS_URL     user service instances without Consul (default 127.0.0.1:5001)
 //	-catalog-url  SHOP_CATALOG_URL   catalog service instances without Consul (default 127.0.0.1:5002)
+//	-amqp         SHOP_AMQP_URL      RabbitMQ URL for events; unset: CloudEvents over HTTP
+//	-amqp-prefix  SHOP_AMQP_PREFIX   prefix of the exchange and queue names (default kitshop)
 //	-quiet        SHOP_QUIET         log only warnings and errors
 package main
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,9 +37,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/app"
+	"github.com/kitshop/shop/inbox"
 	"github.com/kitshop/shop/internal/config"
 	"github.com/kitshop/shop/inventory"
+	"github.com/kitshop/shop/transport/amqp"
+	"github.com/kitshop/shop/transport/cehttp"
 	shophttp "github.com/kitshop/shop/transport/http"
 )
 
@@ -93,7 +108,44 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { inventory.NewExpirer(store, inventory.WithLogger(svc.Logger)).RunExpiry(bg, 10*time.Second) })
 	defer func() { stopBackground(); wg.Wait() }()
+
+	// The order events, applied through the inbox on the inventory's own
+	// database. With RabbitMQ, given-up events go to the queue's dead-letter
+	// queue; over HTTP, the inbox parks them.
+	handlers := inventory.EventHandlers(stock, svc.Logger)
+	var deadLetters shop.DeadLetters
+	if url := s.Events.AMQP; url != "" {
+		ib := store.Inbox(inbox.Logger(svc.Logger), inbox.DeadLetterToTransport())
+		sub, err := amqp.NewSubscriber(url, inventory.Consumer, s.Events.AMQPOptions(svc.Logger)...)
+		if err != nil {
+			return fmt.Errorf("configuration: amqp (SHOP_AMQP_URL): %w", err)
+		}
+		if err := ib.Subscribe(sub, handlers); err != nil {
+			return err
+		}
+		wg.Go(func() { sub.Run(bg) })
+		wg.Go(func() { ib.Run(bg) })
+		deadLetters = sub
+	} else {
+		ib := store.Inbox(inbox.Logger(svc.Logger))
+		receiver := cehttp.NewReceiver(svc.Verifier, svc.Logger)
+		if err := ib.Subscribe(receiver, handlers); err != nil {
+			return err
+		}
+		mux.Handle(cehttp.Path, receiver)
+		wg.Go(func() { ib.Run(bg) })
+		deadLetters = ib
+	}
+	dead := shophttp.DeadLetterHandler(deadLetters, svc.Verifier, svc.Logger)
+	mux.Handle(shophttp.DeadLettersPath, dead)
+	mux.Handle(shophttp.DeadLettersPath+"/", dead)
+
+	events, err := svc.EventPublisher(nil)
+	if err != nil {
+		return err
+	}
+	wg.Go(func() { store.RunOutbox(bg, events, svc.Logger) })
+	wg.Go(func() { inventory.NewExpirer(store, inventory.WithLogger(svc.Logger)).RunExpiry(bg, 10*time.Second) })
 	return svc.Serve(ctx, mux, ready)
 }

@@ -5,11 +5,12 @@
 // static lists or Consul, each call balanced, retried only where safe, bounded
 // in time and broken when the dependency keeps failing.
 //
-// Until events travel between processes through a broker, the order
-// events of the outbox (paid, cancelled, expired, refunded) are applied to
-// the inventory service over its internal routes, at least once: an event
-// waits in the outbox while the inventory is down and goes out when it is
-// back.
+// The order events of the outbox go to the inventory service, which sells
+// the units of a paid order and releases those of a cancelled or expired
+// one: through RabbitMQ with -amqp, else pushed as CloudEvents to the
+// inventory's internal events route. Paying and cancelling never wait for
+// the inventory: an event waits in the outbox while the inventory or the
+// broker is down and goes out when it is back.
 //
 // Every setting is a flag, a SHOP_* environment variable or a line of a .env
 // file in the working directory (in that order of precedence):
@@ -22,6 +23,8 @@
 //	-catalog-url    SHOP_CATALOG_URL     catalog service instances without Consul (default 127.0.0.1:5002)
 //	-inventory-url  SHOP_INVENTORY_URL   inventory service instances without Consul (default 127.0.0.1:5004)
 //	-order-ttl      SHOP_ORDER_TTL       how long an unpaid order holds its stock (default 15m)
+//	-amqp           SHOP_AMQP_URL        RabbitMQ URL for events; unset: CloudEvents over HTTP
+//	-amqp-prefix    SHOP_AMQP_PREFIX     prefix of the exchange and queue names (default kitshop)
 //	-quiet          SHOP_QUIET           log only warnings and errors
 package main
 
@@ -40,10 +43,8 @@ import (
 
 	"github.com/kitshop/shop/examples/internal/app"
 	"github.com/kitshop/shop/internal/config"
-	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/order"
 	shophttp "github.com/kitshop/shop/transport/http"
-	"github.com/kitshop/shop/transport/inproc"
 )
 
 func main() {
@@ -117,14 +118,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	shophttp.Mount(mux, svc.Registry, shophttp.Check{Name: "order-db", Func: store.Ping})
 	mux.Handle("/", shophttp.NotFound())
 
-	// The outbox's events reach the inventory service over HTTP: its event
-	// handlers run here against the remote inventory, and a failed call
-	// leaves the event in the outbox for the next attempt.
-	events := inproc.NewBus()
-	for typ, h := range inventory.EventHandlers(inventorySvc, svc.Logger) {
-		if err := events.Subscribe(typ, h); err != nil {
-			return err
-		}
+	events, err := svc.EventPublisher(map[string][2]string{"inventory": {s.inventoryURL, "inventory-url (SHOP_INVENTORY_URL)"}})
+	if err != nil {
+		return err
 	}
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/binarytest"
 
 	"github.com/kitshop/shop/internal/testkit"
@@ -183,9 +186,13 @@ func staticPeers(name string, addrs map[string]string) []string {
 
 // story runs the shop's story against the four services, then stops the
 // inventory: orders answer 503 inventory_unavailable at once and store
-// nothing; started again, orders succeed without restarting the order
-// service.
-func story(t *testing.T, s splitShop) {
+// nothing, while paying and cancelling orders placed before still answer at
+// once; their events wait in the order service's outbox. Started again, the
+// inventory catches up: every paid unit is sold and every cancelled one
+// back in stock, exactly once, and orders succeed again without restarting
+// the order service. disrupt, if not nil, is called while the inventory is
+// down and again after it is back (to cut the broker's connections, say).
+func story(t *testing.T, s splitShop, disrupt func()) {
 	expect(t, 201, "POST", s.url(s.users, "/register"), "", `{"email":"ada@example.com","password":"correct horse","name":"Ada"}`)
 	customer := expect(t, 200, "POST", s.url(s.users, "/login"), "", `{"email":"ada@example.com","password":"correct horse"}`)["token"].(string)
 	admin := expect(t, 200, "POST", s.url(s.users, "/login"), "", `{"email":"admin@example.com","password":"admin-password-1"}`)["token"].(string)
@@ -193,10 +200,14 @@ func story(t *testing.T, s splitShop) {
 	p := expect(t, 201, "POST", s.url(s.catalog, "/products"), admin,
 		`{"sku":"PEN-1","name":"Gopher Pen","description":"Blue.","price":299,"currency":"USD","category":"stationery"}`)["id"].(string)
 	expect(t, 403, "POST", s.url(s.catalog, "/products"), customer, `{"sku":"PEN-2","name":"x","price":1,"currency":"USD"}`)
-	expect(t, 200, "POST", s.url(s.inventory, "/inventory/"+p), admin, `{"quantity":5}`)
+	expect(t, 200, "POST", s.url(s.inventory, "/inventory/"+p), admin, `{"quantity":30}`)
 	expect(t, 404, "POST", s.url(s.inventory, "/inventory/nope"), admin, `{"quantity":5}`) // checked against the catalog
 	// A customer's token never opens the internal routes.
 	expect(t, 403, "POST", s.url(s.inventory, "/internal/reservations/x/commit"), customer, "")
+	// Nor can it push events: 403 over HTTP; with a broker the route does not exist.
+	if status, _ := call(t, "POST", s.url(s.inventory, "/internal/events"), customer, "{}"); status != 403 && status != 404 {
+		t.Fatalf("a customer pushing an event = %d, want 403 (or 404 with a broker)", status)
+	}
 
 	order := expect(t, 201, "POST", s.url(s.orders, "/orders"), customer, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":2}]}`, p))
 	if order["total"] != float64(598) {
@@ -213,11 +224,24 @@ func story(t *testing.T, s splitShop) {
 	expect(t, 200, "POST", s.url(s.orders, "/orders/"+id+"/pay"), customer, `{"card_number":"4242424242424242"}`)
 	eventually(t, "the paid units are sold in the inventory service", func() bool {
 		onHand, reserved := stock()
-		return onHand == 3 && reserved == 0
+		return onHand == 28 && reserved == 0
 	})
+
+	// A burst of orders, each holding one unit.
+	var burst []string
+	for range 10 {
+		o := expect(t, 201, "POST", s.url(s.orders, "/orders"), customer, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, p))
+		burst = append(burst, o["id"].(string))
+	}
+	if _, r := stock(); r != 10 {
+		t.Fatalf("reserved after the burst = %v, want 10", r)
+	}
 
 	// The inventory stops: orders fail fast with 503, and store nothing.
 	s.inventory.stop(syscall.SIGTERM)
+	if disrupt != nil {
+		disrupt()
+	}
 	before := len(expect(t, 200, "GET", s.url(s.orders, "/orders"), customer, "")["items"].([]any))
 	begin := time.Now()
 	status, m := call(t, "POST", s.url(s.orders, "/orders"), customer, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, p))
@@ -230,9 +254,39 @@ func story(t *testing.T, s splitShop) {
 	if after := len(expect(t, 200, "GET", s.url(s.orders, "/orders"), customer, "")["items"].([]any)); after != before {
 		t.Fatalf("%d orders after the failed one, want %d", after, before)
 	}
+	// Paying and cancelling do not need the inventory: half the burst is
+	// paid, half cancelled, each answered at once.
+	for i, o := range burst {
+		begin := time.Now()
+		if i%2 == 0 {
+			expect(t, 200, "POST", s.url(s.orders, "/orders/"+o+"/pay"), customer, `{"card_number":"4242424242424242"}`)
+		} else {
+			expect(t, 200, "POST", s.url(s.orders, "/orders/"+o+"/cancel"), customer, "")
+		}
+		if took := time.Since(begin); took > 2*time.Second {
+			t.Fatalf("paying or cancelling without the inventory took %s", took)
+		}
+	}
 
-	// Back again: orders succeed without restarting the order service.
+	// Back again: the events arrive, each applied once, and orders succeed
+	// without restarting the order service.
 	s.inventory.run()
+	if disrupt != nil {
+		disrupt()
+	}
+	eventually(t, "the inventory has caught up with the paid and cancelled orders", func() bool {
+		onHand, reserved := stock()
+		return onHand == 23 && reserved == 0
+	})
+	time.Sleep(500 * time.Millisecond) // a doubled event would show by now
+	if onHand, reserved := stock(); onHand != 23 || reserved != 0 {
+		t.Fatalf("stock = %v on hand, %v reserved after catching up, want 23 and 0: an event was applied twice", onHand, reserved)
+	}
+	dead := expect(t, 200, "GET", s.url(s.inventory, "/admin/dead-letters"), admin, "")
+	if items := dead["items"].([]any); len(items) != 0 {
+		t.Fatalf("dead letters after the story = %v, want none", items)
+	}
+	expect(t, 403, "GET", s.url(s.inventory, "/admin/dead-letters"), customer, "")
 	eventually(t, "orders succeed again", func() bool {
 		status, _ := call(t, "POST", s.url(s.orders, "/orders"), customer, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, p))
 		return status == 201
@@ -244,7 +298,7 @@ func TestSplitShopStatic(t *testing.T) {
 		t.Skip("builds and runs the four service binaries")
 	}
 	s := startSplit(t, binaries(t), staticPeers)
-	story(t, s)
+	story(t, s, nil)
 }
 
 // consulAddr is the Consul agent of SHOP_TEST_CONSUL_ADDR (default
@@ -309,7 +363,7 @@ func TestSplitShopConsul(t *testing.T) {
 			return false
 		})
 	}
-	story(t, s)
+	story(t, s, nil)
 	for svc, p := range map[string]*service{"user": s.users, "catalog": s.catalog, "inventory": s.inventory, "order": s.orders} {
 		p.stop(syscall.SIGTERM)
 		for _, id := range registered(t, consul, svc) {
@@ -347,4 +401,65 @@ func TestServiceBinariesRefuseBadSettings(t *testing.T) {
 			t.Errorf("%s %v: %v\n%s\nwant exit 1 and one line naming %s", tc.bin, tc.args, err, out, tc.want)
 		}
 	}
+}
+
+// amqpVhost returns the URL of a virtual host of its own on the RabbitMQ
+// broker of SHOP_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/),
+// deleted with everything in it when the test ends, and a function that
+// closes every connection to it, as a broker restart would. Outside CI a
+// missing broker skips the test; with CI=true it fails it.
+func amqpVhost(t *testing.T) (url string, closeConnections func()) {
+	t.Helper()
+	base := os.Getenv("SHOP_TEST_AMQP_URL")
+	if base == "" {
+		base = "amqp://guest:guest@127.0.0.1:5672/"
+	}
+	fail := t.Skipf
+	if os.Getenv("CI") == "true" {
+		fail = t.Fatalf
+	}
+	u, err := neturl.Parse(base)
+	if err != nil {
+		t.Fatalf("SHOP_TEST_AMQP_URL: %v", err)
+	}
+	if conn, err := net.DialTimeout("tcp", u.Host, 3*time.Second); err != nil {
+		fail("RabbitMQ at %s is unreachable; start rabbitmq-server or set SHOP_TEST_AMQP_URL: %v", u.Host, err)
+	} else {
+		conn.Close()
+	}
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		fail("rabbitmqctl is not on PATH; this test makes a virtual host with it")
+	}
+	ctl := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	vhost := "kitshop-test-" + strings.ToLower(shop.NewID())
+	user := "guest"
+	if u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
+	}
+	ctl("add_vhost", vhost)
+	t.Cleanup(func() { ctl("delete_vhost", vhost) })
+	ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+	u.Path = "/" + vhost
+	return u.String(), func() {
+		ctl("close_all_connections", "--vhost", vhost, "--limit", "1000", "test: the broker went away")
+	}
+}
+
+// The four binaries with RabbitMQ between them: the story holds while the
+// broker closes every connection, once while the inventory is down and
+// once after it is back; nothing is lost and nothing applied twice.
+func TestSplitShopAMQP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the four service binaries")
+	}
+	url, closeConnections := amqpVhost(t)
+	s := startSplit(t, binaries(t), func(name string, addrs map[string]string) []string {
+		return append(staticPeers(name, addrs), "-amqp", url)
+	})
+	story(t, s, closeConnections)
 }

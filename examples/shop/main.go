@@ -1,7 +1,8 @@
 // Command shop runs the whole kitshop shop in one process: the user, catalog,
 // inventory and order services, each on its own SQLite file under -data-dir,
-// behind one public address. Events travel in process through a transactional
-// outbox. With an empty catalogue it loads a few sample products with stock,
+// behind one public address. Events travel in process: each service's
+// outbox publishes them on a bus, and the inventory consumes the order
+// events through its inbox (EVENTS.md). With an empty catalogue it loads a few sample products with stock,
 // so a first run shows a working shop.
 //
 //	go run ./examples/shop -admin-email admin@example.com -admin-password 'change me please'
@@ -236,7 +237,12 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 // the returned function waits until they all stopped.
 func (a *shopApp) background(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
+	// Each store's outbox publishes its events on the bus: the order events
+	// reach the inventory; the others wait for subscribers of your own.
 	wg.Go(func() { a.orders.RunOutbox(ctx, a.bus, a.logger) })
+	wg.Go(func() { a.users.RunOutbox(ctx, a.bus, a.logger) })
+	wg.Go(func() { a.catalog.RunOutbox(ctx, a.bus, a.logger) })
+	wg.Go(func() { a.inventory.RunOutbox(ctx, a.bus, a.logger) })
 	wg.Go(func() { a.orderSvc.RunExpiry(ctx, expirySweep(a.orderTTL)) })
 	// Settles payments and releases reservations a crash left behind: at
 	// once on start, then every minute.

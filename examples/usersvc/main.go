@@ -12,6 +12,8 @@
 //	-token-ttl       SHOP_TOKEN_TTL       how long login tokens stay valid (default 24h)
 //	-bcrypt-cost     SHOP_BCRYPT_COST     bcrypt work factor of new password hashes (default 10)
 //	-consul          SHOP_CONSUL_ADDR     Consul agent to register with (a check on /healthz; deregistered on shutdown)
+//	-amqp            SHOP_AMQP_URL        RabbitMQ URL for its user.registered events; unset: CloudEvents over HTTP
+//	-amqp-prefix     SHOP_AMQP_PREFIX     prefix of the exchange and queue names (default kitshop)
 //
 // Example:
 //
@@ -26,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -49,6 +52,7 @@ func main() {
 type settings struct {
 	app.Settings
 	consul string
+	events app.EventSettings
 }
 
 // parseSettings reads the settings from args, the environment and ./.env,
@@ -60,10 +64,14 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s.Register(fs, app.UsersAddr)
 	fs.StringVar(&s.consul, "consul", "", "Consul agent address (host:port) to register with; unset: no registration (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	s.events.Register(fs)
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
-	return s, s.Check(fs)
+	if err := s.Check(fs); err != nil {
+		return s, err
+	}
+	return s, s.events.Check()
 }
 
 // run starts the service and serves until ctx is cancelled, then shuts down
@@ -127,6 +135,17 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 		return err
 	}
 	defer peers.Close()
+
+	// user.registered goes out through the outbox.
+	events, closeEvents, err := app.EventPublisher("user", s.events, peers, nil, app.ServiceToken(tokens, "user"), logger)
+	if err != nil {
+		return err
+	}
+	defer closeEvents.Close()
+	bg, stopBackground := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { store.RunOutbox(bg, events, logger) })
+	defer func() { stopBackground(); wg.Wait() }()
 	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
 		deregister, err := peers.Register(ctx, "user", addr)
 		if err != nil {

@@ -41,6 +41,8 @@ type ServiceSettings struct {
 	// UsersURL lists the user service's instances (comma-separated), which
 	// the door check asks whether an account may still use its token.
 	UsersURL string
+	// Events say how events travel: RabbitMQ or CloudEvents over HTTP.
+	Events EventSettings
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's
@@ -53,6 +55,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
+	s.Events.Register(fs)
 }
 
 // Check validates the parsed settings, naming the setting at fault.
@@ -67,7 +70,7 @@ func (s *ServiceSettings) Check(fs *flag.FlagSet) error {
 	case s.Consul == "" && s.UsersURL == "":
 		return errors.New("configuration: users-url (SHOP_USERS_URL) must not be empty without -consul")
 	}
-	return nil
+	return s.Events.Check()
 }
 
 // Tokens returns the token signer and verifier for the configured key, or
@@ -102,6 +105,7 @@ type Service struct {
 
 	start    time.Time
 	flushLog func() error
+	closers  []func() error
 }
 
 // StartService sets up the service name ("catalog") from its settings,
@@ -129,6 +133,17 @@ func StartService(name string, s ServiceSettings, stderr io.Writer) (_ *Service,
 	return svc, nil
 }
 
+// EventPublisher returns the publisher of the service's outbox (see the
+// package function EventPublisher); its closer is closed with the service.
+func (svc *Service) EventPublisher(static map[string][2]string) (shop.Publisher, error) {
+	p, c, err := EventPublisher(svc.Name, svc.Settings.Events, svc.Peers, static, svc.Token(), svc.Logger)
+	if err != nil {
+		return nil, err
+	}
+	svc.closers = append(svc.closers, c.Close)
+	return p, nil
+}
+
 // Token is the service's credential for the others' internal routes.
 func (svc *Service) Token() func() (string, error) { return ServiceToken(svc.Tokens, svc.Name) }
 
@@ -149,8 +164,11 @@ func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(
 	})
 }
 
-// Close stops the peers and writes out the log.
+// Close closes the event publisher, stops the peers and writes out the log.
 func (svc *Service) Close() {
+	for i := len(svc.closers) - 1; i >= 0; i-- {
+		svc.closers[i]()
+	}
 	if svc.Peers != nil {
 		svc.Peers.Close()
 	}
