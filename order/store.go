@@ -28,20 +28,24 @@ import (
 // failure of the store itself; the service answers it as a 500 (or, in the
 // background work, tries again later).
 //
-// Events: Transition records the order's event (EventFor) atomically with
-// the change, so the event exists if and only if the change does. Getting
+// Events: Create records the order's shop.EventOrderCreated event (source
+// EventSource, subject the order ID, data shop.OrderEventData with Status
+// "pending", the Total and the Lines) atomically with the order, and
+// Transition records the order's event (EventFor) atomically with the
+// change, so each event exists if and only if its change does. Getting
 // the recorded events to inventory (inventory.EventHandlers behind a
-// shop.Subscriber) is the store's side of the bargain too, at least once
-// and in the order they were recorded: SQLiteStore keeps them in an outbox
-// table that its RunOutbox relays to a shop.Publisher. A store of your own
-// does the same its own way, for example with an outbox table of its own
-// and a relay (or a change-data-capture feed) publishing each event until
-// the publisher accepts it. Consumers apply events idempotently, so
+// shop.Subscriber) and any other subscriber is the store's side of the
+// bargain too, at least once and in the order they were recorded:
+// SQLiteStore keeps them in an outbox table that its RunOutbox relays to a
+// shop.Publisher. A store of your own does the same its own way, for
+// example with an outbox table of its own and a relay (or a
+// change-data-capture feed) publishing each event until the publisher
+// accepts it. Consumers apply events idempotently, so
 // delivering one twice is harmless; losing one is not.
 type Store interface {
 	// Create stores a new order (pending, with its first history entry)
-	// under o.ID. Storing an ID that exists already is an error, and
-	// nothing is stored.
+	// under o.ID, with its order.created event (see Events above). Storing
+	// an ID that exists already is an error, and nothing is stored.
 	Create(ctx context.Context, o Order) error
 	// Get returns the order with its whole history, oldest entry first. An
 	// unknown ID is an error for which errors.Is(err, shop.ErrNotFound).
@@ -209,7 +213,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // RunOutbox publishes the store's order events to pub until ctx is done,
 // in the order they were recorded, retrying each until pub accepts it, so
 // every event arrives at least once. Run exactly one per database. A
-// Transition wakes it at once; it also looks every second.
+// Create or Transition wakes it at once; it also looks every second.
 func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
 	r := outbox.NewRelay(s.db, pub, logger)
 	s.relay.Store(r)
@@ -228,23 +232,48 @@ func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
 	return outbox.Pending(ctx, s.db)
 }
 
-// Create implements Store.
+// Create implements Store: the order, its first history entry and its
+// order.created event in one transaction.
 func (s *SQLiteStore) Create(ctx context.Context, o Order) error {
 	if len(o.History) != 1 {
 		return fmt.Errorf("store order %s: a new order has exactly one history entry, got %d", o.ID, len(o.History))
 	}
 	lines, err := json.Marshal(o.Lines)
 	if err != nil {
+		return fmt.Errorf("store order %s: encode lines: %w", o.ID, err)
+	}
+	e, err := createdEvent(o)
+	if err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+	err = s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO orders(id, user_id, status, lines, total, currency, created_at, expires_at, payment_id, payment_attempts, refund_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.ID, o.UserID, o.Status, lines, o.Total, o.Currency,
 			o.CreatedAt.UnixNano(), o.ExpiresAt.UnixNano(), o.PaymentID, o.PaymentAttempts, o.RefundID); err != nil {
 			return fmt.Errorf("store order: %w", err)
 		}
-		return addHistory(ctx, tx, o.ID, 1, o.History[0])
+		if err := addHistory(ctx, tx, o.ID, 1, o.History[0]); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, e)
 	})
+	if err != nil {
+		return err
+	}
+	s.notify()
+	return nil
+}
+
+// createdEvent is the order.created event of o, a new order: the data
+// EventFor gives the later events, with the ordered lines.
+func createdEvent(o Order) (shop.Event, error) {
+	lines := make([]shop.OrderLineData, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = shop.OrderLineData{ProductID: l.ProductID, Quantity: l.Quantity, UnitPrice: l.UnitPrice}
+	}
+	return shop.NewEvent(EventSource, shop.EventOrderCreated, o.ID, shop.OrderEventData{
+		OrderID: o.ID, UserID: o.UserID, Status: string(o.Status),
+		Total: shop.Money{Amount: o.Total, Currency: o.Currency}, Lines: lines})
 }
 
 // ClaimKey implements Store.

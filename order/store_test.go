@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/catalog"
+	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/order"
 	_ "modernc.org/sqlite" // the "sqlite" driver, for a database of the caller's own
 )
@@ -69,25 +71,30 @@ func TestNewSQLiteStore(t *testing.T) {
 	if _, err := orders.PayOrder(asAlice, o.ID, order.TestCardOK); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.PendingEvents(ctx); err != nil || n != 1 {
-		t.Fatalf("pending events after paying = %d, %v, want 1", n, err)
+	if n, err := st.PendingEvents(ctx); err != nil || n != 2 {
+		t.Fatalf("pending events after placing and paying = %d, %v, want 2", n, err)
 	}
 	rec := &recorder{}
 	relayCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { st.RunOutbox(relayCtx, rec, log.NewNopLogger()); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(rec.got()) == 0 && time.Now().Before(deadline) {
+	deadline := time.Now().Add(20 * time.Second)
+	for len(rec.got()) < 2 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
 	<-done
 	events := rec.got()
-	if len(events) != 1 || events[0].Type != shop.EventOrderPaid || events[0].Source != order.EventSource || events[0].Subject != o.ID {
-		t.Fatalf("published %+v, want one order.paid for %s", events, o.ID)
+	if len(events) != 2 || events[0].Type != shop.EventOrderCreated || events[1].Type != shop.EventOrderPaid {
+		t.Fatalf("published %+v, want order.created and order.paid for %s", events, o.ID)
+	}
+	for _, e := range events {
+		if e.Source != order.EventSource || e.Subject != o.ID {
+			t.Fatalf("published %+v, want it from %s about %s", e, order.EventSource, o.ID)
+		}
 	}
 	var data shop.OrderEventData
-	if err := json.Unmarshal(events[0].Data, &data); err != nil || data.OrderID != o.ID || data.UserID != alice.UserID ||
+	if err := json.Unmarshal(events[1].Data, &data); err != nil || data.OrderID != o.ID || data.UserID != alice.UserID ||
 		data.Status != string(order.StatusPaid) || data.Total != (shop.Money{Amount: 800, Currency: "EUR"}) {
 		t.Fatalf("event data = %+v, %v", data, err)
 	}
@@ -209,4 +216,50 @@ func TestStepApplyAndEventFor(t *testing.T) {
 	if _, err := (order.Step{To: order.StatusPaying, Check: func(order.Order) error { return refuse }}).Apply(o); err != refuse {
 		t.Fatalf("a refusing Check gave %v", err)
 	}
+}
+
+// BenchmarkPlaceOrder measures placing an order of two lines on SQLite
+// stores: the catalog reads, the inventory reservation and the order's
+// transaction, each writing its events to its outbox, with many goroutines
+// competing for the writers.
+func BenchmarkPlaceOrder(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	catStore, err := catalog.OpenSQLiteStore(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer catStore.Close()
+	invStore, err := inventory.OpenSQLiteStore(ctx, filepath.Join(dir, "inventory.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer invStore.Close()
+	store, err := order.OpenSQLiteStore(ctx, filepath.Join(dir, "order.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	cat, inv := catalog.NewService(catStore), inventory.NewService(invStore)
+	orders := order.NewService(store, cat, inv, order.NewDevPayments())
+	var items []order.Item
+	for _, sku := range []string{"B-1", "B-2"} {
+		p, err := cat.CreateProduct(asAdmin, catalog.NewProduct{SKU: sku, Name: "Bench " + sku, Price: 100, Currency: "EUR"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := inv.AddStock(asAdmin, p.ID, inventory.MaxQuantity); err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, order.Item{ProductID: p.ID, Quantity: 1})
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := orders.PlaceOrder(asAlice, order.NewOrder{Items: items}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
