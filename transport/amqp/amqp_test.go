@@ -612,6 +612,9 @@ func TestSubscriberMisuse(t *testing.T) {
 	if _, err := amqp.NewPublisher("nonsense", amqp.WithExchange("x")); err == nil {
 		t.Fatal("a malformed URL was accepted")
 	}
+	if _, err := amqp.NewSubscriber("amqp://127.0.0.1/", "x", amqp.WithPrefetch(2), amqp.WithConcurrency(4)); err == nil {
+		t.Fatal("a prefetch below the concurrency was accepted")
+	}
 	s, err := amqp.NewSubscriber("amqp://127.0.0.1:1/", "inventory", amqp.WithQueuePrefix("shop"))
 	if err != nil {
 		t.Fatal(err)
@@ -661,6 +664,7 @@ func TestOptionsPanic(t *testing.T) {
 		"WithReconnectBackoff": func() { amqp.WithReconnectBackoff(time.Second, time.Millisecond) },
 		"WithRetryBackoff":     func() { amqp.WithRetryBackoff(0, time.Second) },
 		"WithShutdownGrace":    func() { amqp.WithShutdownGrace(-time.Second) },
+		"WithConcurrency":      func() { amqp.WithConcurrency(0) },
 	} {
 		func() {
 			defer func() {
@@ -776,4 +780,88 @@ func TestConcurrentPublish(t *testing.T) {
 		defer mu.Unlock()
 		return len(seen) == workers*each
 	})
+}
+
+// TestConcurrency: with several workers, events of different subjects are
+// handled side by side while each subject's events keep their order, a
+// failure included.
+func TestConcurrency(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscriber("search", amqp.WithConcurrency(4))
+	const subjects, each = 16, 20
+	var mu sync.Mutex
+	got := map[string][]int{}
+	handledOther := make(chan struct{}) // closed once an event not of s0 was handled
+	var closeOnce sync.Once
+	blocked, failed := false, false
+	err := sub.Subscribe(shop.EventProductUpdated, func(ctx context.Context, ev shop.Event) error {
+		var d testData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			return err
+		}
+		mu.Lock()
+		first := !blocked && ev.Subject == "s0"
+		blocked = blocked || first
+		fail := !failed && ev.Subject == "s1" && d.N == 3
+		failed = failed || fail
+		mu.Unlock()
+		if first {
+			// Sequential handling would never get past this.
+			select {
+			case <-handledOther:
+			case <-time.After(20 * time.Second):
+				return fmt.Errorf("%w: no other subject was handled while s0 waited", shop.ErrDeadLetter)
+			}
+		}
+		if fail {
+			return errors.New("index busy")
+		}
+		mu.Lock()
+		got[ev.Subject] = append(got[ev.Subject], d.N)
+		mu.Unlock()
+		if ev.Subject != "s0" {
+			closeOnce.Do(func() { close(handledOther) })
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, sub)
+	var events []shop.Event
+	for n := range each {
+		for s := range subjects {
+			events = append(events, event(t, shop.EventProductUpdated, fmt.Sprintf("s%d", s), n))
+		}
+	}
+	for i, err := range e.publisher().PublishBatch(context.Background(), events) {
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	waitUntil(t, 60*time.Second, "every event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, ns := range got {
+			n += len(ns)
+		}
+		return n >= subjects*each
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for s := range subjects {
+		ns := got[fmt.Sprintf("s%d", s)]
+		if len(ns) != each {
+			t.Fatalf("subject s%d: %d events handled, want %d: %v", s, len(ns), each, ns)
+		}
+		for i, n := range ns {
+			if n != i {
+				t.Fatalf("subject s%d handled in the order %v", s, ns)
+			}
+		}
+	}
+	if dead, err := sub.DeadLetters(context.Background(), 10); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters %v, %v", dead, err)
+	}
 }

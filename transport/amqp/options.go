@@ -47,6 +47,7 @@ type config struct {
 	minRetry       time.Duration
 	maxRetry       time.Duration
 	shutdownGrace  time.Duration
+	concurrency    int
 	consumers      map[string][]string // service -> types, declared by publishers
 }
 
@@ -64,6 +65,7 @@ func newConfig(opts []Option) config {
 		minRetry:       DefaultMinRetry,
 		maxRetry:       DefaultMaxRetry,
 		shutdownGrace:  DefaultShutdownGrace,
+		concurrency:    1,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -113,6 +115,21 @@ func WithPrefetch(n int) Option {
 		panic(fmt.Sprintf("amqp.WithPrefetch: need 1..65535, got %d", n))
 	}
 	return func(c *config) { c.prefetch = n }
+}
+
+// WithConcurrency sets how many events a Subscriber handles at the same
+// time (default 1: one after another, in delivery order). With n > 1 the
+// events are spread over n workers by subject: all events of one subject
+// (an order, a product; events without a subject count as one subject) go
+// to the same worker in delivery order, so they are still handled in
+// order, while events of different subjects are handled side by side and
+// their database transactions can share commits. The prefetch limit must
+// be at least n. It panics unless 1 <= n <= 1024.
+func WithConcurrency(n int) Option {
+	if n < 1 || n > 1024 {
+		panic(fmt.Sprintf("amqp.WithConcurrency: need 1..1024, got %d", n))
+	}
+	return func(c *config) { c.concurrency = n }
 }
 
 // WithConfirmTimeout bounds how long a publish waits for the broker's

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +42,10 @@ const (
 // it with the queue's name as routing key.
 //
 // Handling is sequential, in delivery order, so the events of one subject
-// are handled in the order they were published. What a handler's result
-// does to its message:
+// are handled in the order they were published. WithConcurrency spreads
+// the events over several workers by subject: the events of one subject
+// then still go one after another, in order, while different subjects
+// are handled side by side. What a handler's result does to its message:
 //
 //   - nil: the message is acknowledged.
 //   - an error wrapping shop.ErrDeadLetter: the message is parked in the
@@ -50,9 +53,9 @@ const (
 //     DeadLetters lists it and Replay hands it back.
 //   - any other error, or a panic: a transient failure. After a backoff
 //     that grows with consecutive failures (WithRetryBackoff) the message
-//     and the ones delivered after it go back to the queue in their places
-//     (the channel is reopened), so it is handled again before them and
-//     order holds.
+//     and the ones delivered after it that are not being handled yet go
+//     back to the queue in their places (the channel is reopened), so it
+//     is handled again before them and order holds.
 //   - the subscriber stopping mid-handling: the handler's context is
 //     cancelled; unless it returns nil within the shutdown grace, its
 //     message stays unacknowledged and the broker delivers it again.
@@ -87,7 +90,8 @@ type Subscriber struct {
 
 // NewSubscriber returns the subscriber of service (such as "inventory") to
 // the broker at url. It does not connect yet. It fails only for a
-// malformed url or an empty service name.
+// malformed url, an empty service name, or a prefetch limit below the
+// concurrency.
 func NewSubscriber(url, service string, opts ...Option) (*Subscriber, error) {
 	if service == "" {
 		return nil, errors.New("amqp: a subscriber needs a service name")
@@ -96,6 +100,9 @@ func NewSubscriber(url, service string, opts ...Option) (*Subscriber, error) {
 		return nil, fmt.Errorf("amqp: broker URL: %w", err)
 	}
 	cfg := newConfig(opts)
+	if cfg.prefetch < cfg.concurrency {
+		return nil, fmt.Errorf("amqp: a prefetch of %d cannot keep %d workers busy", cfg.prefetch, cfg.concurrency)
+	}
 	q, dead := cfg.queueNames(service)
 	return &Subscriber{url: url, service: service, cfg: cfg, queue: q, deadQueue: dead,
 		handlers: map[string][]shop.Handler{}, done: make(chan struct{}), admin: make(chan struct{}, 1)}, nil
@@ -199,6 +206,7 @@ type subConn struct {
 	deliveries <-chan amqp091.Delivery
 	closes     chan *amqp091.Error
 
+	mu      sync.Mutex       // held by workers for parking and unbinding
 	park    *amqp091.Channel // confirm mode, for parking dead letters; opened on first use
 	returns chan amqp091.Return
 }
@@ -265,8 +273,9 @@ func (s *Subscriber) declare(ch *amqp091.Channel) error {
 // to the queue in their places.
 var errRedeliver = errors.New("amqp: redeliver")
 
-// consumer is the state of one Start or Run: the consecutive handler
-// failures and connection failures. Only its loop goroutine uses it.
+// consumer is one worker of a Start or Run: it handles the events of its
+// subjects one after another. Its state outlives sessions, so an event
+// delivered again after a failure counts as one more attempt.
 type consumer struct {
 	s *Subscriber
 	// failures counts consecutive failed handlings; lastID and attempts
@@ -277,7 +286,10 @@ type consumer struct {
 }
 
 func (s *Subscriber) loop(ctx context.Context, sc *subConn) {
-	c := &consumer{s: s}
+	workers := make([]*consumer, s.cfg.concurrency)
+	for i := range workers {
+		workers[i] = &consumer{s: s}
+	}
 	logger := level.Warn(s.cfg.logger)
 	down := 0 // consecutive connection failures
 	for {
@@ -300,7 +312,7 @@ func (s *Subscriber) loop(ctx context.Context, sc *subConn) {
 			}
 		}
 		began := time.Now()
-		err := c.consume(ctx, sc)
+		err := s.consume(ctx, sc, workers)
 		sc.close()
 		sc = nil
 		if ctx.Err() != nil {
@@ -324,40 +336,92 @@ func (s *Subscriber) loop(ctx context.Context, sc *subConn) {
 	}
 }
 
-// consume handles deliveries until ctx is done (nil) or the session must
-// end (the reason).
-func (c *consumer) consume(ctx context.Context, sc *subConn) error {
-	for {
-		if ctx.Err() != nil {
-			return nil
-		}
+// delivery is a message with the event decoded from it (or why not).
+type delivery struct {
+	d   amqp091.Delivery
+	e   shop.Event
+	err error
+}
+
+// consume hands deliveries to the workers until ctx is done (nil) or the
+// session must end (the reason). Each worker gets the events of its
+// subjects in delivery order. Once the session ends, workers finish the
+// event they are handling and leave the rest unacknowledged, for the
+// broker to deliver again in their places.
+func (s *Subscriber) consume(ctx context.Context, sc *subConn, workers []*consumer) error {
+	halt := make(chan struct{})
+	ended := make(chan error, len(workers))
+	queues := make([]chan delivery, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		// No queue can hold more than the prefetch limit, so the
+		// dispatcher below never waits for a busy worker.
+		q := make(chan delivery, s.cfg.prefetch)
+		queues[i] = q
+		wg.Go(func() {
+			for m := range q {
+				select {
+				case <-halt:
+					continue
+				default:
+				}
+				if err := w.deliver(ctx, sc, m); err != nil {
+					ended <- err
+					<-halt
+				}
+			}
+		})
+	}
+	var reason error
+loop:
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			return nil
+		case reason = <-ended:
+			break loop
 		case d, ok := <-sc.deliveries:
 			if !ok {
-				return sc.lost()
+				reason = sc.lost()
+				break loop
 			}
-			if err := c.deliver(ctx, sc, d); err != nil {
-				return err
-			}
+			m := delivery{d: d}
+			m.e, m.err = decode(d.Body)
+			queues[worker(m.e.Subject, len(queues))] <- m
 		}
 	}
+	close(halt)
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	return reason
+}
+
+// worker picks the worker of a subject.
+func worker(subject string, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(subject))
+	return int(h.Sum32() % uint32(n))
 }
 
 // deliver hands one message to its handlers and settles it.
-func (c *consumer) deliver(ctx context.Context, sc *subConn, d amqp091.Delivery) error {
-	s := c.s
-	e, err := decode(d.Body)
-	if err != nil {
-		return c.park(sc, d, "", "not a valid event: "+err.Error(), 0)
+func (c *consumer) deliver(ctx context.Context, sc *subConn, m delivery) error {
+	s, d, e := c.s, m.d, m.e
+	if m.err != nil {
+		return c.park(sc, d, "", "not a valid event: "+m.err.Error(), 0)
 	}
 	hs := s.handlersOf(e.Type)
 	if len(hs) == 0 {
 		level.Warn(s.cfg.logger).Log("msg", "no handler for this event type; dropped", "queue", s.queue,
 			"event_id", e.ID, "type", e.Type)
 		if d.Exchange == s.cfg.exchange && d.RoutingKey != "" && len(s.handlersOf(d.RoutingKey)) == 0 {
-			if err := sc.ch.QueueUnbind(s.queue, d.RoutingKey, s.cfg.exchange, nil); err != nil {
+			sc.mu.Lock()
+			err := sc.ch.QueueUnbind(s.queue, d.RoutingKey, s.cfg.exchange, nil)
+			sc.mu.Unlock()
+			if err != nil {
 				return fmt.Errorf("amqp: remove the binding of %s: %w", d.RoutingKey, err)
 			}
 		}
@@ -368,7 +432,7 @@ func (c *consumer) deliver(ctx context.Context, sc *subConn, d amqp091.Delivery)
 	} else {
 		c.lastID, c.attempts = e.ID, 1
 	}
-	err = c.call(ctx, e, hs)
+	err := c.call(ctx, e, hs)
 	switch {
 	case err == nil:
 		c.failures = 0
@@ -460,6 +524,8 @@ func (c *consumer) park(sc *subConn, d amqp091.Delivery, eventType, reason strin
 }
 
 func (s *Subscriber) publishDead(sc *subConn, d amqp091.Delivery, reason string, attempts int) error {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
 	if sc.park == nil || sc.park.IsClosed() {
 		ch, err := sc.conn.Channel()
 		if err != nil {
