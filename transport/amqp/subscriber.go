@@ -283,6 +283,46 @@ type consumer struct {
 	failures int
 	lastID   string
 	attempts int
+	// run runs the handlers on a goroutine kept from one event to the
+	// next, whose stack has grown to what they need; nil until the first
+	// event, and again after a handler was given up on.
+	run *runner
+}
+
+// runner is a goroutine that runs handlers, one call at a time.
+type runner struct {
+	calls chan handlerCall
+}
+
+type handlerCall struct {
+	ctx context.Context
+	e   shop.Event
+	hs  []shop.Handler
+	res chan error
+}
+
+func newRunner() *runner {
+	r := &runner{calls: make(chan handlerCall)}
+	go func() {
+		for c := range r.calls {
+			var errs []error
+			for _, h := range c.hs {
+				if err := safeCall(c.ctx, h, c.e); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			c.res <- errors.Join(errs...)
+		}
+	}()
+	return r
+}
+
+// stop lets the runner's goroutine end once its current call returns.
+func (c *consumer) stop() {
+	if c.run != nil {
+		close(c.run.calls)
+		c.run = nil
+	}
 }
 
 func (s *Subscriber) loop(ctx context.Context, sc *subConn) {
@@ -290,6 +330,11 @@ func (s *Subscriber) loop(ctx context.Context, sc *subConn) {
 	for i := range workers {
 		workers[i] = &consumer{s: s}
 	}
+	defer func() {
+		for _, w := range workers {
+			w.stop()
+		}
+	}()
 	logger := level.Warn(s.cfg.logger)
 	down := 0 // consecutive connection failures
 	for {
@@ -457,19 +502,14 @@ func (c *consumer) deliver(ctx context.Context, sc *subConn, m delivery) error {
 	return errRedeliver
 }
 
-// call runs the handlers on a goroutine of their own, so that a stopping
-// subscriber can give up on one that does not return.
+// call runs the handlers on the worker's runner goroutine, so that a
+// stopping subscriber can give up on one that does not return.
 func (c *consumer) call(ctx context.Context, e shop.Event, hs []shop.Handler) error {
+	if c.run == nil {
+		c.run = newRunner()
+	}
 	res := make(chan error, 1)
-	go func() {
-		var errs []error
-		for _, h := range hs {
-			if err := safeCall(ctx, h, e); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		res <- errors.Join(errs...)
-	}()
+	c.run.calls <- handlerCall{ctx: ctx, e: e, hs: hs, res: res}
 	select {
 	case err := <-res:
 		return err
@@ -481,6 +521,7 @@ func (c *consumer) call(ctx context.Context, e shop.Event, hs []shop.Handler) er
 	case err := <-res:
 		return err
 	case <-t.C:
+		c.stop() // busy with the abandoned call; the next event gets a new one
 		return fmt.Errorf("handler of %s still running %s after the subscriber stopped: %w", e.Type, c.s.cfg.shutdownGrace, ctx.Err())
 	}
 }
