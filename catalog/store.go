@@ -112,7 +112,7 @@ const productColumns = `id, sku, name, description, price, currency, category, c
 const getQuery = `SELECT ` + productColumns + ` FROM products WHERE id = ?`
 
 // EventSource is the CloudEvents source of the events the catalogue emits.
-const EventSource = "kitshop/catalog"
+const EventSource = "catalog"
 
 // productEvent is the event of type typ announcing p.
 func productEvent(typ string, p Product) (shop.Event, error) {

@@ -126,7 +126,7 @@ type SQLiteStore struct {
 var _ Store = (*SQLiteStore)(nil)
 
 // EventSource is the CloudEvents source of the events the inventory emits.
-const EventSource = "kitshop/inventory"
+const EventSource = "inventory"
 
 // The reasons of a stock.changed event (shop.StockEventData.Reason).
 const (

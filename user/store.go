@@ -77,7 +77,7 @@ type Store interface {
 
 // EventSource is the CloudEvents source of the events the account service
 // emits.
-const EventSource = "kitshop/user"
+const EventSource = "user"
 
 // SQLiteStore is the Store on a SQLite database: the users table of
 // migrations/*.sql, and its outbox table, which holds the user.registered
