@@ -3,7 +3,7 @@ package order
 import "github.com/kitshop/shop"
 
 // EventSource is the CloudEvents source of the events the order desk emits.
-const EventSource = "kitshop/order"
+const EventSource = "order"
 
 // eventType is the event announcing that an order became status, and
 // whether there is one. Steps into and out of paying announce nothing.
