@@ -3,14 +3,12 @@
 -- until the relay has published them (internal/outbox.Schema; subject is the
 -- product ID, so the events of one product go out in order).
 CREATE TABLE outbox (
-	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-	id           TEXT NOT NULL UNIQUE,
+	seq          INTEGER PRIMARY KEY,
+	id           TEXT NOT NULL,
+	subject      TEXT NOT NULL DEFAULT '',
 	event        BLOB NOT NULL,
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	next_attempt INTEGER NOT NULL DEFAULT 0,
-	last_error   TEXT NOT NULL DEFAULT '',
-	sent_at      INTEGER,
-	subject      TEXT NOT NULL DEFAULT ''
+	last_error   TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
-CREATE INDEX outbox_pending_subject ON outbox(subject, seq) WHERE sent_at IS NULL;
+CREATE INDEX outbox_subject ON outbox(subject, seq);

@@ -23,27 +23,41 @@ import (
 	"github.com/kitshop/shop/internal/sqlitedb"
 )
 
-// Schema is the DDL of the outbox table; copy it into a migration.
+// Schema is the DDL of the outbox table; copy it into a migration. It holds
+// only the events still to publish: the relay deletes each one once the
+// transport confirmed it, so the table stays small and each event costs two
+// b-tree inserts (the row and its subject index entry). seq is the rowid:
+// a new row always sorts after every row still in the table, which is the
+// order the relay publishes in.
 const Schema = `CREATE TABLE outbox (
-	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-	id           TEXT NOT NULL UNIQUE,
+	seq          INTEGER PRIMARY KEY,
+	id           TEXT NOT NULL,
+	subject      TEXT NOT NULL DEFAULT '',
 	event        BLOB NOT NULL,
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	next_attempt INTEGER NOT NULL DEFAULT 0,
-	last_error   TEXT NOT NULL DEFAULT '',
-	sent_at      INTEGER,
-	subject      TEXT NOT NULL DEFAULT ''
+	last_error   TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE sent_at IS NULL;
-` + subjectIndex
+CREATE INDEX outbox_subject ON outbox(subject, seq);`
 
-// SubjectUpgrade is the DDL that brings an outbox table created before
-// per-subject ordering (without the subject column) up to Schema.
-const SubjectUpgrade = `ALTER TABLE outbox ADD COLUMN subject TEXT NOT NULL DEFAULT '';
-UPDATE outbox SET subject = COALESCE(json_extract(event, '$.subject'), '') WHERE sent_at IS NULL;
-` + subjectIndex
-
-const subjectIndex = `CREATE INDEX outbox_pending_subject ON outbox(subject, seq) WHERE sent_at IS NULL;`
+// Upgrade is the DDL that rebuilds an outbox table of the first schema
+// (sent rows kept with a sent_at time, no subject) as Schema, keeping the
+// events not yet sent, in their order.
+const Upgrade = `CREATE TABLE outbox_next (
+	seq          INTEGER PRIMARY KEY,
+	id           TEXT NOT NULL,
+	subject      TEXT NOT NULL DEFAULT '',
+	event        BLOB NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO outbox_next (seq, id, subject, event, attempts, next_attempt, last_error)
+	SELECT seq, id, COALESCE(json_extract(event, '$.subject'), ''), event, attempts, next_attempt, last_error
+	FROM outbox WHERE sent_at IS NULL ORDER BY seq;
+DROP TABLE outbox;
+ALTER TABLE outbox_next RENAME TO outbox;
+CREATE INDEX outbox_subject ON outbox(subject, seq);`
 
 // Add stores e in the outbox within tx, so it is published if and only if tx
 // commits.
@@ -76,15 +90,12 @@ type Relay struct {
 	MaxBackoff time.Duration
 	// Batch is how many events one pass handles at most (default 100).
 	Batch int
-	// Retain is how long a sent event's row is kept before Run deletes it
-	// (default 24h); the rows are only a record, consumers keep their own.
-	Retain time.Duration
 }
 
 // NewRelay returns a relay from db's outbox to pub. Call Run to start it.
 func NewRelay(db *sqlitedb.DB, pub shop.Publisher, logger log.Logger) *Relay {
 	return &Relay{db: db, pub: pub, logger: logger, wake: make(chan struct{}, 1), now: time.Now,
-		Interval: time.Second, MaxBackoff: time.Minute, Batch: 100, Retain: 24 * time.Hour}
+		Interval: time.Second, MaxBackoff: time.Minute, Batch: 100}
 }
 
 // Notify tells the relay that new events were committed, so it publishes
@@ -106,14 +117,7 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
-	lastPrune := time.Time{}
 	for {
-		if r.Retain > 0 && r.now().Sub(lastPrune) >= time.Hour {
-			lastPrune = r.now()
-			if _, err := r.Prune(ctx); err != nil && ctx.Err() == nil {
-				level.Warn(r.logger).Log("msg", "could not delete old sent outbox events", "err", err)
-			}
-		}
 		for {
 			n, err := r.Drain(ctx)
 			if err != nil && ctx.Err() == nil {
@@ -146,9 +150,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	// An event is due when its time has come and no older event of its
 	// subject is still unsent: the subject index finds that older one.
 	rows, err := r.db.R.QueryContext(ctx, `SELECT seq, event, attempts FROM outbox AS o
-		WHERE sent_at IS NULL AND next_attempt <= ?
+		WHERE next_attempt <= ?
 		  AND (subject = '' OR NOT EXISTS (SELECT 1 FROM outbox AS p
-			WHERE p.sent_at IS NULL AND p.subject = o.subject AND p.seq < o.seq))
+			WHERE p.subject = o.subject AND p.seq < o.seq))
 		ORDER BY seq LIMIT ?`, now.UnixNano(), r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
@@ -202,12 +206,10 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		}
 	}
 	if len(sent) > 0 {
-		// Marked sent with the caller's context cut loose: the events are
-		// out, and forgetting that would publish them again.
-		args := append([]any{r.now().UnixNano()}, sent...)
-		if _, err := r.db.W.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ''
-			WHERE seq IN (?`+strings.Repeat(",?", len(sent)-1)+`)`, args...); err != nil {
-			return len(due), fmt.Errorf("outbox: mark sent: %w", err)
+		// Deleted with the caller's context cut loose: the events are out,
+		// and forgetting that would publish them again.
+		if _, err := r.db.W.ExecContext(context.WithoutCancel(ctx), `DELETE FROM outbox WHERE seq IN (?`+strings.Repeat(",?", len(sent)-1)+`)`, sent...); err != nil {
+			return len(due), fmt.Errorf("outbox: delete sent events: %w", err)
 		}
 	}
 	return len(due), ctx.Err()
@@ -241,23 +243,13 @@ func (r *Relay) publish(ctx context.Context, events []shop.Event) []error {
 	return errs
 }
 
-// Prune deletes sent events older than Retain and returns how many.
-func (r *Relay) Prune(ctx context.Context) (int64, error) {
-	res, err := r.db.W.ExecContext(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`,
-		r.now().Add(-r.Retain).UnixNano())
-	if err != nil {
-		return 0, fmt.Errorf("outbox: prune: %w", err)
-	}
-	return res.RowsAffected()
-}
-
 // Pending returns how many events wait to be published.
 func (r *Relay) Pending(ctx context.Context) (int, error) { return Pending(ctx, r.db) }
 
 // Pending returns how many events of db's outbox wait to be published.
 func Pending(ctx context.Context, db *sqlitedb.DB) (int, error) {
 	var n int
-	err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n)
 	return n, err
 }
 

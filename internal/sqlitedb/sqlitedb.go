@@ -148,6 +148,9 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", "foreign_keys(1)")
+		// Savepoints of group-committed transactions keep their statement
+		// journals in memory instead of scratch files.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		if readOnly {
 			q.Add("_pragma", "query_only(1)")
 		} else {
