@@ -4,18 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
 
 	"github.com/kitshop/shop"
-	"github.com/kitshop/shop/internal/outbox"
-	"github.com/kitshop/shop/internal/sqlitedb"
+	"github.com/kitshop/shop/internal/testkit"
 	"github.com/kitshop/shop/transport/inproc"
 )
 
@@ -25,49 +21,12 @@ type wantedEvent struct {
 	p   Product
 }
 
-// outboxLog reads a store's outbox rows in the order they were added, each
-// once: next returns those added since its last call.
-type outboxLog struct {
-	db  *sqlitedb.DB
-	seq int64
-}
-
-func (l *outboxLog) next(t *testing.T) []shop.Event {
-	t.Helper()
-	rows, err := l.db.R.Query(`SELECT seq, event FROM outbox WHERE seq > ? ORDER BY seq`, l.seq)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	defer rows.Close()
-	var events []shop.Event
-	for rows.Next() {
-		var raw []byte
-		var e shop.Event
-		if err := rows.Scan(&l.seq, &raw); err != nil {
-			t.Fatalf("read outbox: %v", err)
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			t.Fatalf("decode outbox event: %v", err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	return events
-}
-
-// want fails unless the events added since the last call are exactly want,
-// in that order; after says what they should follow.
-func (l *outboxLog) want(t *testing.T, after string, want ...wantedEvent) {
-	t.Helper()
-	checkProductEvents(t, after, l.next(t), want...)
-}
-
+// checkProductEvents fails unless got is exactly want, in that order; after
+// says what the events should follow.
 func checkProductEvents(t *testing.T, after string, got []shop.Event, want ...wantedEvent) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("after %s: %d events %s, want %d", after, len(got), eventsString(got), len(want))
+		t.Fatalf("after %s: %d events %s, want %d", after, len(got), testkit.EventsString(got), len(want))
 	}
 	for i, e := range got {
 		w := want[i]
@@ -87,20 +46,12 @@ func checkProductEvents(t *testing.T, after string, got []shop.Event, want ...wa
 	}
 }
 
-func eventsString(events []shop.Event) string {
-	s := make([]string, len(events))
-	for i, e := range events {
-		s[i] = fmt.Sprintf("%s %s %s", e.Type, e.Subject, e.Data)
-	}
-	return fmt.Sprint(s)
-}
-
 // Insert, Update and Delete each record their event with the product after
 // the change (as it was, for Delete), and nothing when they fail.
 func TestStoreRecordsProductEvents(t *testing.T) {
 	ctx := context.Background()
 	st := newTestStore(t)
-	events := &outboxLog{db: st.db}
+	events := testkit.NewOutboxLog(st.db.R)
 	now := time.Now().UTC().Round(0)
 
 	mug := Product{ID: shop.NewID(), SKU: "MUG-1", Name: "Blue mug", Description: "holds tea", Price: 1299,
@@ -108,12 +59,12 @@ func TestStoreRecordsProductEvents(t *testing.T) {
 	if err := st.Insert(ctx, mug); err != nil {
 		t.Fatal(err)
 	}
-	events.want(t, "Insert", wantedEvent{shop.EventProductCreated, mug})
+	checkProductEvents(t, "Insert", events.Next(t), wantedEvent{shop.EventProductCreated, mug})
 	cup := Product{ID: shop.NewID(), SKU: "CUP-1", Name: "Cup", Price: 500, Currency: "EUR", CreatedAt: now, UpdatedAt: now}
 	if err := st.Insert(ctx, cup); err != nil {
 		t.Fatal(err)
 	}
-	events.want(t, "a second Insert", wantedEvent{shop.EventProductCreated, cup})
+	checkProductEvents(t, "a second Insert", events.Next(t), wantedEvent{shop.EventProductCreated, cup})
 
 	dupSKU := cup
 	dupSKU.ID = shop.NewID()
@@ -123,7 +74,7 @@ func TestStoreRecordsProductEvents(t *testing.T) {
 	if err := st.Insert(ctx, dupID); err == nil {
 		t.Fatal("insert of a taken ID succeeded")
 	}
-	events.want(t, "failed inserts")
+	checkProductEvents(t, "failed inserts", events.Next(t))
 
 	// Update: the product as it now is, UpdatedAt included.
 	updated, err := st.Update(ctx, mug.ID, ProductPatch{Name: ptr("Red mug"), Price: ptr(int64(0))}, now)
@@ -133,12 +84,12 @@ func TestStoreRecordsProductEvents(t *testing.T) {
 	if updated.Name != "Red mug" || updated.Price != 0 || !updated.UpdatedAt.After(mug.UpdatedAt) {
 		t.Fatalf("Update returned %+v", updated)
 	}
-	events.want(t, "Update", wantedEvent{shop.EventProductUpdated, updated})
+	checkProductEvents(t, "Update", events.Next(t), wantedEvent{shop.EventProductUpdated, updated})
 	_, err = st.Update(ctx, mug.ID, ProductPatch{SKU: ptr("CUP-1")}, now)
 	wantErr(t, err, shop.ErrConflict, CodeSKUTaken)
 	_, err = st.Update(ctx, "nope", ProductPatch{Name: ptr("x")}, now)
 	wantErr(t, err, shop.ErrNotFound, CodeProductNotFound)
-	events.want(t, "failed updates")
+	checkProductEvents(t, "failed updates", events.Next(t))
 	if got, err := st.Get(ctx, mug.ID); err != nil || got != updated {
 		t.Fatalf("after failed updates: %+v, %v, want %+v", got, err, updated)
 	}
@@ -147,9 +98,9 @@ func TestStoreRecordsProductEvents(t *testing.T) {
 	if err := st.Delete(ctx, mug.ID); err != nil {
 		t.Fatal(err)
 	}
-	events.want(t, "Delete", wantedEvent{shop.EventProductDeleted, updated})
+	checkProductEvents(t, "Delete", events.Next(t), wantedEvent{shop.EventProductDeleted, updated})
 	wantErr(t, st.Delete(ctx, mug.ID), shop.ErrNotFound, CodeProductNotFound)
-	events.want(t, "deleting again")
+	checkProductEvents(t, "deleting again", events.Next(t))
 
 	if n, err := st.PendingEvents(ctx); err != nil || n != 4 {
 		t.Fatalf("PendingEvents = %d, %v, want 4", n, err)
@@ -160,7 +111,7 @@ func TestStoreRecordsProductEvents(t *testing.T) {
 // UpdateProduct and DeleteProduct return is what the events carry.
 func TestServiceChangesAreAnnounced(t *testing.T) {
 	st := newTestStore(t)
-	events := &outboxLog{db: st.db}
+	events := testkit.NewOutboxLog(st.db.R)
 	svc := NewService(st)
 	p := mustCreate(t, svc, validProduct("SVC-1"))
 	up, err := svc.UpdateProduct(adminCtx, p.ID, ProductPatch{Category: ptr("mugs")})
@@ -172,7 +123,7 @@ func TestServiceChangesAreAnnounced(t *testing.T) {
 	if err := svc.DeleteProduct(adminCtx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	events.want(t, "create, update, empty update, delete",
+	checkProductEvents(t, "create, update, empty update, delete", events.Next(t),
 		wantedEvent{shop.EventProductCreated, p}, wantedEvent{shop.EventProductUpdated, up},
 		wantedEvent{shop.EventProductDeleted, up})
 }
@@ -195,25 +146,12 @@ func TestRunOutboxPublishes(t *testing.T) {
 	for name, st := range map[string]*SQLiteStore{"OpenSQLiteStore": newTestStore(t), "NewSQLiteStore": NewSQLiteStore(db)} {
 		t.Run(name, func(t *testing.T) {
 			defer st.Close()
-			var (
-				mu  sync.Mutex
-				got []shop.Event
-			)
+			var rec testkit.Recorder
 			bus := inproc.NewBus()
 			for _, typ := range []string{shop.EventProductCreated, shop.EventProductUpdated, shop.EventProductDeleted} {
-				if err := bus.Subscribe(typ, func(_ context.Context, e shop.Event) error {
-					mu.Lock()
-					defer mu.Unlock()
-					got = append(got, e)
-					return nil
-				}); err != nil {
+				if err := bus.Subscribe(typ, rec.Handle); err != nil {
 					t.Fatal(err)
 				}
-			}
-			received := func() []shop.Event {
-				mu.Lock()
-				defer mu.Unlock()
-				return slices.Clone(got)
 			}
 			now := time.Now().UTC().Round(0)
 			a := Product{ID: shop.NewID(), SKU: "A-1", Name: "A", Price: 1, Currency: "EUR", CreatedAt: now, UpdatedAt: now}
@@ -237,23 +175,10 @@ func TestRunOutboxPublishes(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				n, err := st.PendingEvents(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n == 0 && len(received()) >= 4 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d events pending, %d received after 20s", n, len(received()))
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			testkit.WaitRelayed(t, st.PendingEvents, &rec, 4)
 			// Different products' events may interleave; each product's keep their order.
 			var ofA, ofB []shop.Event
-			for _, e := range received() {
+			for _, e := range rec.Events() {
 				if e.Subject == a.ID {
 					ofA = append(ofA, e)
 				} else {
@@ -269,35 +194,5 @@ func TestRunOutboxPublishes(t *testing.T) {
 
 // The outbox table of the migrations is outbox.Schema, to the letter.
 func TestOutboxMigrationIsTheSchema(t *testing.T) {
-	st := newTestStore(t)
-	ref, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "ref.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	if _, err := ref.Exec(outbox.Schema); err != nil {
-		t.Fatal(err)
-	}
-	objects := func(db *sql.DB) []string {
-		rows, err := db.Query(`SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master WHERE tbl_name = 'outbox' ORDER BY name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	if got, want := objects(st.db.R), objects(ref); !slices.Equal(got, want) || len(want) != 2 { // the table and its subject index
-		t.Fatalf("outbox of the migrations:\n%s\nwant outbox.Schema's:\n%s", got, want)
-	}
+	testkit.WantOutboxSchema(t, newTestStore(t).db.R)
 }

@@ -7,40 +7,13 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/testkit"
 	"github.com/kitshop/shop/order"
 )
-
-// outboxOf returns the events in the outbox of db, an order database, in
-// the order they were added.
-func outboxOf(t *testing.T, db *sql.DB) []shop.Event {
-	t.Helper()
-	rows, err := db.Query(`SELECT event FROM outbox ORDER BY seq`)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	defer rows.Close()
-	var events []shop.Event
-	for rows.Next() {
-		var raw []byte
-		var e shop.Event
-		if err := rows.Scan(&raw); err != nil {
-			t.Fatalf("read outbox: %v", err)
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			t.Fatalf("decode outbox event: %v", err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	return events
-}
 
 // wantCreated fails unless e is the order.created event of o.
 func wantCreated(t *testing.T, e shop.Event, o order.Order) {
@@ -88,7 +61,8 @@ func TestCreateRecordsOrderCreated(t *testing.T) {
 	if err := st.Create(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	events := outboxOf(t, db)
+	added := testkit.NewOutboxLog(db)
+	events := added.Next(t)
 	if len(events) != 1 {
 		t.Fatalf("%d events after Create, want 1", len(events))
 	}
@@ -103,21 +77,21 @@ func TestCreateRecordsOrderCreated(t *testing.T) {
 	if err := st.Create(ctx, bad); err == nil {
 		t.Fatal("an order without history was stored")
 	}
-	if events := outboxOf(t, db); len(events) != 1 {
-		t.Fatalf("%d events after failed creates, want still 1", len(events))
+	if events := added.Next(t); len(events) != 0 {
+		t.Fatalf("%d more events after failed creates, want none: %s", len(events), testkit.EventsString(events))
 	}
 
 	// Transition's events come after it, as EventFor makes them.
 	if _, err := st.Transition(ctx, o.ID, order.Step{To: order.StatusCancelled, By: "alice", At: now}); err != nil {
 		t.Fatal(err)
 	}
-	events = outboxOf(t, db)
-	if len(events) != 2 || events[1].Type != shop.EventOrderCancelled || events[1].Subject != o.ID {
+	events = added.Next(t)
+	if len(events) != 1 || events[0].Type != shop.EventOrderCancelled || events[0].Subject != o.ID {
 		t.Fatalf("events after cancelling: %+v", events)
 	}
 	var data shop.OrderEventData
-	if err := json.Unmarshal(events[1].Data, &data); err != nil || data.Status != string(order.StatusCancelled) || data.Lines != nil {
-		t.Fatalf("order.cancelled data %s, %v", events[1].Data, err)
+	if err := json.Unmarshal(events[0].Data, &data); err != nil || data.Status != string(order.StatusCancelled) || data.Lines != nil {
+		t.Fatalf("order.cancelled data %s, %v", events[0].Data, err)
 	}
 	if n, err := st.PendingEvents(ctx); err != nil || n != 2 {
 		t.Fatalf("PendingEvents = %d, %v, want 2", n, err)
@@ -129,16 +103,8 @@ func TestCreateRecordsOrderCreated(t *testing.T) {
 // could not be placed.
 func TestPlaceOrderIsAnnounced(t *testing.T) {
 	f := newFixture(t)
-	var (
-		mu  sync.Mutex
-		got []shop.Event
-	)
-	if err := f.bus.Subscribe(shop.EventOrderCreated, func(_ context.Context, e shop.Event) error {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, e)
-		return nil
-	}); err != nil {
+	var rec testkit.Recorder
+	if err := f.bus.Subscribe(shop.EventOrderCreated, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
 	mug, cup := f.product("EV-1", 400, "EUR", 5), f.product("EV-2", 150, "EUR", 1)
@@ -155,9 +121,7 @@ func TestPlaceOrderIsAnnounced(t *testing.T) {
 		t.Fatalf("order beyond the stock: %v, want a conflict", err)
 	}
 	f.deliver()
-	mu.Lock()
-	events := slices.Clone(got)
-	mu.Unlock()
+	events := rec.Events()
 	if len(events) != 1 {
 		t.Fatalf("%d order.created events delivered, want 1", len(events))
 	}

@@ -6,36 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/catalog"
+	"github.com/kitshop/shop/internal/testkit"
 	"github.com/kitshop/shop/inventory"
 	"github.com/kitshop/shop/order"
 	_ "modernc.org/sqlite" // the "sqlite" driver, for a database of the caller's own
 )
-
-// recorder is a shop.Publisher that keeps what it is given.
-type recorder struct {
-	mu     sync.Mutex
-	events []shop.Event
-}
-
-func (r *recorder) Publish(_ context.Context, e shop.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) got() []shop.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]shop.Event(nil), r.events...)
-}
 
 // NewSQLiteStore runs on a database the caller opened and migrated, its
 // outbox included, and closing the store leaves that database open.
@@ -74,17 +55,14 @@ func TestNewSQLiteStore(t *testing.T) {
 	if n, err := st.PendingEvents(ctx); err != nil || n != 2 {
 		t.Fatalf("pending events after placing and paying = %d, %v, want 2", n, err)
 	}
-	rec := &recorder{}
+	rec := &testkit.Recorder{}
 	relayCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { st.RunOutbox(relayCtx, rec, log.NewNopLogger()); close(done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(rec.got()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitRelayed(t, st.PendingEvents, rec, 2)
 	stop()
 	<-done
-	events := rec.got()
+	events := rec.Events()
 	if len(events) != 2 || events[0].Type != shop.EventOrderCreated || events[1].Type != shop.EventOrderPaid {
 		t.Fatalf("published %+v, want order.created and order.paid for %s", events, o.ID)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,35 +14,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kitshop/shop"
-	"github.com/kitshop/shop/internal/outbox"
+	"github.com/kitshop/shop/internal/testkit"
 	"github.com/kitshop/shop/transport/inproc"
 )
-
-// outboxRows returns the events in st's outbox, in the order they were
-// added, each with the row as stored.
-func outboxRows(t *testing.T, st *SQLiteStore) (events []shop.Event, raws [][]byte) {
-	t.Helper()
-	rows, err := st.db.R.Query(`SELECT event FROM outbox ORDER BY seq`)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var raw []byte
-		var e shop.Event
-		if err := rows.Scan(&raw); err != nil {
-			t.Fatalf("read outbox: %v", err)
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			t.Fatalf("decode outbox event: %v", err)
-		}
-		events, raws = append(events, e), append(raws, raw)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	return events, raws
-}
 
 // wantRegistered fails unless e announces that u registered.
 func wantRegistered(t *testing.T, e shop.Event, u User) {
@@ -86,7 +59,8 @@ func TestCreateRecordsRegistered(t *testing.T) {
 	if err := st.Create(ctx, u, hash); err != nil {
 		t.Fatal(err)
 	}
-	events, raws := outboxRows(t, st)
+	added := testkit.NewOutboxLog(st.db.R)
+	events, raws := added.NextRaw(t)
 	if len(events) != 1 {
 		t.Fatalf("%d events after one Create, want 1", len(events))
 	}
@@ -109,8 +83,8 @@ func TestCreateRecordsRegistered(t *testing.T) {
 	if err := st.Create(ctx, badRole, hash); err == nil {
 		t.Fatal("service role stored")
 	}
-	if events, _ := outboxRows(t, st); len(events) != 1 {
-		t.Fatalf("%d events after failed creates, want still 1", len(events))
+	if events := added.Next(t); len(events) != 0 {
+		t.Fatalf("%d more events after failed creates, want none: %s", len(events), testkit.EventsString(events))
 	}
 	// Changing an account is not a registration.
 	if err := st.SetRole(ctx, u.ID, shop.RoleAdmin); err != nil {
@@ -142,7 +116,7 @@ func TestServiceRegistrationsAreAnnounced(t *testing.T) {
 	if _, err := EnsureAdmin(ctx, st, "root@example.com", password, bcrypt.MinCost); err != nil {
 		t.Fatal(err)
 	}
-	events, raws := outboxRows(t, st)
+	events, raws := testkit.NewOutboxLog(st.db.R).NextRaw(t)
 	if len(events) != 2 {
 		t.Fatalf("%d events, want 2", len(events))
 	}
@@ -178,23 +152,10 @@ func TestRunOutboxPublishes(t *testing.T) {
 	for name, st := range map[string]*SQLiteStore{"OpenSQLiteStore": owned, "NewSQLiteStore": NewSQLiteStore(db)} {
 		t.Run(name, func(t *testing.T) {
 			defer st.Close()
-			var (
-				mu  sync.Mutex
-				got []shop.Event
-			)
+			var rec testkit.Recorder
 			bus := inproc.NewBus()
-			if err := bus.Subscribe(shop.EventUserRegistered, func(_ context.Context, e shop.Event) error {
-				mu.Lock()
-				defer mu.Unlock()
-				got = append(got, e)
-				return nil
-			}); err != nil {
+			if err := bus.Subscribe(shop.EventUserRegistered, rec.Handle); err != nil {
 				t.Fatal(err)
-			}
-			received := func() []shop.Event {
-				mu.Lock()
-				defer mu.Unlock()
-				return slices.Clone(got)
 			}
 			now := time.Now().UTC()
 			users := []User{
@@ -212,21 +173,8 @@ func TestRunOutboxPublishes(t *testing.T) {
 			if err := st.Create(ctx, users[1], []byte("h")); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				n, err := st.PendingEvents(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n == 0 && len(received()) >= len(users) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d events pending, %d received after 20s", n, len(received()))
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			events := received()
+			testkit.WaitRelayed(t, st.PendingEvents, &rec, len(users))
+			events := rec.Events()
 			if len(events) != len(users) {
 				t.Fatalf("received %d events, want %d", len(events), len(users))
 			}
@@ -240,34 +188,5 @@ func TestRunOutboxPublishes(t *testing.T) {
 // The outbox table of the migrations is outbox.Schema, to the letter.
 func TestOutboxMigrationIsTheSchema(t *testing.T) {
 	st, _ := openStore(t)
-	ref, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "ref.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	if _, err := ref.Exec(outbox.Schema); err != nil {
-		t.Fatal(err)
-	}
-	objects := func(db *sql.DB) []string {
-		rows, err := db.Query(`SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master WHERE tbl_name = 'outbox' ORDER BY name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	if got, want := objects(st.db.R), objects(ref); !slices.Equal(got, want) || len(want) != 2 { // the table and its subject index
-		t.Fatalf("outbox of the migrations:\n%s\nwant outbox.Schema's:\n%s", got, want)
-	}
+	testkit.WantOutboxSchema(t, st.db.R)
 }
