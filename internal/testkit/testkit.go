@@ -1,7 +1,8 @@
 // Package testkit holds the few helpers the repository's tests share, so
 // that no test file carries a copy of another's: a log destination safe for
-// concurrent writers, and the conformance harnesses' way of acting as
-// someone over an HTTP client.
+// concurrent writers, the conformance harnesses' way of acting as someone
+// over an HTTP client, and readers of a store's outbox and of the events a
+// relay delivered (outbox.go).
 package testkit
 
 import (
