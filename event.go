@@ -42,9 +42,11 @@ type Publisher interface {
 // BatchPublisher is a Publisher that can hand over several events at once
 // and wait for all their confirmations together (a broker's publisher
 // confirms), which is much faster than one round trip per event. The outbox
-// relay uses PublishBatch when its publisher has it, and never puts two
-// events of one subject in a batch, so per-subject order holds. The result
-// has one error per event, nil for each one safely handed over.
+// relay uses PublishBatch when its publisher has it. Events of one subject
+// come in the order they were recorded, and a PublishBatch must keep that
+// order: once one of a subject's events fails, it does not hand over the
+// later ones of that subject (it returns an error for each). The result has
+// one error per event, nil for each one safely handed over.
 type BatchPublisher interface {
 	Publisher
 	PublishBatch(ctx context.Context, events []Event) []error

@@ -26,7 +26,8 @@ import (
 // Schema is the DDL of the outbox table; copy it into a migration. It holds
 // only the events still to publish: the relay deletes each one once the
 // transport confirmed it, so the table stays small and each event costs two
-// b-tree inserts (the row and its subject index entry). seq is the rowid:
+// b-tree inserts (the row and its subject index entry, which finds the
+// events waiting for a retry that hold their subject's later events back). seq is the rowid:
 // a new row always sorts after every row still in the table, which is the
 // order the relay publishes in.
 const Schema = `CREATE TABLE outbox (
@@ -38,7 +39,7 @@ const Schema = `CREATE TABLE outbox (
 	next_attempt INTEGER NOT NULL DEFAULT 0,
 	last_error   TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX outbox_subject ON outbox(subject, seq);`
+CREATE INDEX outbox_subject ON outbox(subject, next_attempt);`
 
 // Upgrade is the DDL that rebuilds an outbox table of the first schema
 // (sent rows kept with a sent_at time, no subject) as Schema, keeping the
@@ -57,7 +58,7 @@ INSERT INTO outbox_next (seq, id, subject, event, attempts, next_attempt, last_e
 	FROM outbox WHERE sent_at IS NULL ORDER BY seq;
 DROP TABLE outbox;
 ALTER TABLE outbox_next RENAME TO outbox;
-CREATE INDEX outbox_subject ON outbox(subject, seq);`
+CREATE INDEX outbox_subject ON outbox(subject, next_attempt);`
 
 // Add stores e in the outbox within tx, so it is published if and only if tx
 // commits.
@@ -138,29 +139,31 @@ func (r *Relay) Run(ctx context.Context) {
 
 type pending struct {
 	seq      int64
+	subject  string
 	raw      []byte
 	attempts int
 }
 
-// Drain makes one pass: it tries to publish every due event (at most Batch,
-// and only the oldest unsent one of each subject) and records the outcome of
-// each. It returns how many events it tried.
+// Drain makes one pass: it tries to publish every due event (at most
+// Batch), in order, and records the outcome of each. It returns how many
+// events were due.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	now := r.now()
-	// An event is due when its time has come and no older event of its
-	// subject is still unsent: the subject index finds that older one.
-	rows, err := r.db.R.QueryContext(ctx, `SELECT seq, event, attempts FROM outbox AS o
-		WHERE next_attempt <= ?
+	// Due: its time has come, and no older event of its subject is waiting
+	// for a retry (the subject index finds those, usually none, at once).
+	// Several events of one subject can be due in one pass, in order.
+	rows, err := r.db.R.QueryContext(ctx, `SELECT seq, subject, event, attempts FROM outbox AS o
+		WHERE next_attempt <= ?1
 		  AND (subject = '' OR NOT EXISTS (SELECT 1 FROM outbox AS p
-			WHERE p.subject = o.subject AND p.seq < o.seq))
-		ORDER BY seq LIMIT ?`, now.UnixNano(), r.Batch)
+			WHERE p.subject = o.subject AND p.next_attempt > ?1 AND p.seq < o.seq))
+		ORDER BY seq LIMIT ?2`, now.UnixNano(), r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
 	var due []pending
 	for rows.Next() {
 		var p pending
-		if err := rows.Scan(&p.seq, &p.raw, &p.attempts); err != nil {
+		if err := rows.Scan(&p.seq, &p.subject, &p.raw, &p.attempts); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("outbox: read: %w", err)
 		}
@@ -175,72 +178,124 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	}
 	events := make([]shop.Event, len(due))
 	results := make([]error, len(due))
-	var batch []shop.Event
-	var batchAt []int
 	for i, p := range due {
 		events[i], results[i] = parseEvent(p.raw)
-		if results[i] == nil {
-			batch = append(batch, events[i])
-			batchAt = append(batchAt, i)
-		}
 	}
-	for j, err := range r.publish(ctx, batch) {
-		results[batchAt[j]] = err
-	}
+	r.publish(ctx, due, events, results)
+
+	// The first failure of a subject is retried with backoff; the events
+	// of that subject after it wait behind it without an attempt of their
+	// own. The outcome of the pass is written in one transaction that
+	// joins the store's group commit, so relaying costs the store no
+	// commit of its own. It runs with the caller's context cut loose: the
+	// events are out, and forgetting that would publish them again.
 	var sent []any
+	type failure struct {
+		seq   int64
+		next  int64
+		cause string
+	}
+	var failed []failure
+	stopped := map[string]bool{}
 	for i, p := range due {
 		err := results[i]
 		if err == nil {
 			sent = append(sent, p.seq)
 			continue
 		}
-		if ctx.Err() != nil {
-			break
+		if ctx.Err() != nil || (p.subject != "" && stopped[p.subject]) {
+			continue
+		}
+		if p.subject != "" {
+			stopped[p.subject] = true
 		}
 		delay := r.backoff(p.attempts + 1)
 		level.Warn(r.logger).Log("msg", "event not published; will retry", "event_id", events[i].ID, "type", events[i].Type,
 			"attempt", p.attempts+1, "retry_in", delay, "err", err)
-		if _, uerr := r.db.W.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE seq = ?`,
-			r.now().Add(delay).UnixNano(), truncate(err.Error(), 500), p.seq); uerr != nil {
-			return len(due), fmt.Errorf("outbox: record failure: %w", errors.Join(err, uerr))
-		}
+		failed = append(failed, failure{p.seq, r.now().Add(delay).UnixNano(), truncate(err.Error(), 500)})
 	}
-	if len(sent) > 0 {
-		// Deleted with the caller's context cut loose: the events are out,
-		// and forgetting that would publish them again.
-		if _, err := r.db.W.ExecContext(context.WithoutCancel(ctx), `DELETE FROM outbox WHERE seq IN (?`+strings.Repeat(",?", len(sent)-1)+`)`, sent...); err != nil {
-			return len(due), fmt.Errorf("outbox: delete sent events: %w", err)
+	if len(sent) == 0 && len(failed) == 0 {
+		return len(due), ctx.Err()
+	}
+	err = r.db.Tx(context.WithoutCancel(ctx), func(ctx context.Context, tx *sqlitedb.Tx) error {
+		if len(sent) > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (?`+strings.Repeat(",?", len(sent)-1)+`)`, sent...); err != nil {
+				return fmt.Errorf("outbox: delete sent events: %w", err)
+			}
 		}
+		for _, f := range failed {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE seq = ?`,
+				f.next, f.cause, f.seq); err != nil {
+				return fmt.Errorf("outbox: record failure: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return len(due), err
 	}
 	return len(due), ctx.Err()
 }
 
-// publish hands events to the publisher: in one batch when it takes
-// batches, else one after another, stopping at the first failure of a
-// cancelled context.
-func (r *Relay) publish(ctx context.Context, events []shop.Event) []error {
-	if len(events) == 0 {
-		return nil
+// errBehind is the result of an event not handed over because an older
+// event of its subject failed in the same pass.
+var errBehind = errors.New("outbox: an older event of its subject is not published yet")
+
+// publish hands the pass's events to the publisher, in order, and fills in
+// results (already holding the decoding errors). Once an event of a
+// subject fails, the later ones of that subject are not handed over. A
+// shop.BatchPublisher gets them all in one batch; its contract is to stop
+// a subject at its first failure the same way.
+func (r *Relay) publish(ctx context.Context, due []pending, events []shop.Event, results []error) {
+	stopped := map[string]bool{}
+	behind := func(i int) bool { return due[i].subject != "" && stopped[due[i].subject] }
+	stop := func(i int) {
+		if due[i].subject != "" {
+			stopped[due[i].subject] = true
+		}
 	}
-	if bp, ok := r.pub.(shop.BatchPublisher); ok && len(events) > 1 {
-		errs := bp.PublishBatch(ctx, events)
-		if len(errs) != len(events) {
-			errs = make([]error, len(events))
-			for i := range errs {
-				errs[i] = fmt.Errorf("outbox: publisher answered a batch of %d with %d results", len(events), len(errs))
+	bp, batches := r.pub.(shop.BatchPublisher)
+	if !batches {
+		for i := range due {
+			switch {
+			case results[i] != nil:
+				stop(i)
+			case behind(i):
+				results[i] = errBehind
+			case ctx.Err() != nil:
+				results[i] = ctx.Err()
+			default:
+				if results[i] = r.pub.Publish(ctx, events[i]); results[i] != nil {
+					stop(i)
+				}
 			}
 		}
-		return errs
+		return
 	}
-	errs := make([]error, len(events))
-	for i, e := range events {
-		if err := ctx.Err(); err != nil {
-			errs[i] = err
+	var batch []shop.Event
+	var at []int
+	for i := range due {
+		switch {
+		case results[i] != nil:
+			stop(i)
+		case behind(i):
+			results[i] = errBehind
+		default:
+			batch = append(batch, events[i])
+			at = append(at, i)
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	errs := bp.PublishBatch(ctx, batch)
+	for j, i := range at {
+		if len(errs) != len(batch) {
+			results[i] = fmt.Errorf("outbox: publisher answered a batch of %d with %d results", len(batch), len(errs))
 			continue
 		}
-		errs[i] = r.pub.Publish(ctx, e)
+		results[i] = errs[j]
 	}
-	return errs
 }
 
 // Pending returns how many events wait to be published.

@@ -632,33 +632,75 @@ func (b *batcher) PublishBatch(ctx context.Context, events []shop.Event) []error
 	b.batches = append(b.batches, ids(events))
 	b.mu.Unlock()
 	errs := make([]error, len(events))
+	stopped := map[string]bool{}
 	for i, e := range events {
-		errs[i] = b.Publish(ctx, e)
+		if stopped[e.Subject] { // the contract: a subject stops at its first failure
+			errs[i] = errors.New("behind a failure")
+			continue
+		}
+		if errs[i] = b.Publish(ctx, e); errs[i] != nil {
+			stopped[e.Subject] = true
+		}
 	}
 	return errs
 }
 
-func TestBatchPublisherGetsOneBatchPerPassAndOneEventPerSubject(t *testing.T) {
+func TestBatchPublisherGetsEachPassInOneBatch(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
 	var events []shop.Event
 	for i := range 5 {
 		events = append(events, newEvent(t, shop.EventOrderPaid, fmt.Sprintf("o%d", i)))
 	}
-	second := newEvent(t, shop.EventOrderRefunded, "o0")
-	add(t, db, append(events, second)...)
+	// A hot subject: several of its events go in one batch, in order.
+	events = append(events, newEvent(t, shop.EventOrderRefunded, "o0"), newEvent(t, shop.EventOrderPaid, "o0"))
+	add(t, db, events...)
 	b := &batcher{recorder: *newRecorder(nil)}
 	r := outbox.NewRelay(db, b, log.NewNopLogger())
-	if n, err := r.Drain(context.Background()); err != nil || n != 5 {
-		t.Fatalf("first Drain = %d, %v; want the 5 subjects' oldest events", n, err)
+	if n, err := r.Drain(context.Background()); err != nil || n != len(events) {
+		t.Fatalf("Drain = %d, %v; want all %d events in one pass", n, err, len(events))
 	}
-	if n, err := r.Drain(context.Background()); err != nil || n != 1 {
-		t.Fatalf("second Drain = %d, %v; want o0's second event", n, err)
+	if len(b.batches) != 1 || !slices.Equal(b.batches[0], ids(events)) {
+		t.Errorf("batches = %v, want one batch of every event in order", b.batches)
 	}
-	want := [][]string{ids(events)}
-	if len(b.batches) != 1 || !slices.Equal(b.batches[0], want[0]) {
-		t.Errorf("batches = %v, want the first five in one batch, then a lone event by Publish", b.batches)
+	if got := pending(t, r); got != 0 {
+		t.Errorf("Pending = %d, want 0", got)
 	}
-	if got := b.deliveredIDs(); len(got) != 6 || got[5] != second.ID {
-		t.Errorf("delivered %v, want all six with o0's refund last", got)
+}
+
+// A failed event holds back the later events of its subject, however the
+// publisher answered for them, and only it counts an attempt.
+func TestFailureInABatchHoldsItsSubjectBack(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	first, second, other := newEvent(t, shop.EventOrderPaid, "o1"), newEvent(t, shop.EventOrderRefunded, "o1"), newEvent(t, shop.EventOrderPaid, "o2")
+	add(t, db, first, second, other)
+	failing := true
+	b := &batcher{recorder: *newRecorder(func(e shop.Event, _ int) error {
+		if e.ID == first.ID && failing {
+			return errors.New("nack")
+		}
+		return nil
+	})}
+	r := outbox.NewRelay(db, b, log.NewNopLogger())
+	r.MaxBackoff = time.Millisecond
+	if _, err := r.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var attempts int
+	db.R.QueryRow(`SELECT attempts FROM outbox WHERE id = ?`, second.ID).Scan(&attempts)
+	if attempts != 0 {
+		t.Errorf("the event behind the failure counted %d attempts, want 0", attempts)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := r.Drain(context.Background()); err == nil && pending(t, r) != 2 {
+		t.Errorf("Pending = %d while the first event keeps failing, want 2 (it and the one behind)", pending(t, r))
+	}
+	failing = false
+	time.Sleep(5 * time.Millisecond)
+	if _, err := r.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := b.deliveredIDs()
+	if pending(t, r) != 0 || slices.Index(got, first.ID) > slices.Index(got, second.ID) || !slices.Contains(got, other.ID) {
+		t.Errorf("delivered %v, pending %d; want all, o1's in order", got, pending(t, r))
 	}
 }

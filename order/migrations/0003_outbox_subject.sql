@@ -17,4 +17,4 @@ INSERT INTO outbox_next (seq, id, subject, event, attempts, next_attempt, last_e
 	FROM outbox WHERE sent_at IS NULL ORDER BY seq;
 DROP TABLE outbox;
 ALTER TABLE outbox_next RENAME TO outbox;
-CREATE INDEX outbox_subject ON outbox(subject, seq);
+CREATE INDEX outbox_subject ON outbox(subject, next_attempt);

@@ -76,7 +76,10 @@ func (p *Publisher) Publish(ctx context.Context, e shop.Event) error {
 // refused it, the connection was lost before its confirm, the confirm
 // timeout passed, or ctx ended). An event reported as failed may still
 // have reached the broker, so publishing it again can deliver it twice;
-// consumers drop repeated IDs.
+// consumers drop repeated IDs. Once an event cannot be sent, the later
+// events of its subject are not sent either; only a broker's nack of one
+// event (an internal error of the broker) in the middle of a batch can let
+// a later event of its subject arrive before it is published again.
 func (p *Publisher) PublishBatch(ctx context.Context, events []shop.Event) []error {
 	errs := make([]error, len(events))
 	if len(events) == 0 {
@@ -90,25 +93,34 @@ func (p *Publisher) PublishBatch(ctx context.Context, events []shop.Event) []err
 		return errs
 	}
 	confirms := make([]*amqp091.DeferredConfirmation, len(events))
-	for i, e := range events {
-		if errs[i] = ctx.Err(); errs[i] != nil {
-			continue
+	send := func(e shop.Event) (*amqp091.DeferredConfirmation, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		if reason := pc.blocked.Load(); reason != nil {
-			errs[i] = fmt.Errorf("amqp: publish %s %s: the broker blocks publishing (%s)", e.Type, e.ID, *reason)
-			continue
+			return nil, fmt.Errorf("amqp: publish %s %s: the broker blocks publishing (%s)", e.Type, e.ID, *reason)
 		}
 		msg, err := message(e)
 		if err != nil {
-			errs[i] = err
-			continue
+			return nil, err
 		}
 		dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, p.cfg.exchange, e.Type, false, false, msg)
 		if err != nil {
-			errs[i] = fmt.Errorf("amqp: publish %s %s: %w", e.Type, e.ID, err)
+			return nil, fmt.Errorf("amqp: publish %s %s: %w", e.Type, e.ID, err)
+		}
+		return dc, nil
+	}
+	// A subject stops at its first event that could not be sent, so its
+	// later events never overtake it (shop.BatchPublisher's contract).
+	stopped := map[string]bool{}
+	for i, e := range events {
+		if e.Subject != "" && stopped[e.Subject] {
+			errs[i] = fmt.Errorf("amqp: publish %s %s: an earlier event of %s was not sent", e.Type, e.ID, e.Subject)
 			continue
 		}
-		confirms[i] = dc
+		if confirms[i], errs[i] = send(e); errs[i] != nil && e.Subject != "" {
+			stopped[e.Subject] = true
+		}
 	}
 	timer := time.NewTimer(p.cfg.confirmTimeout)
 	defer timer.Stop()
