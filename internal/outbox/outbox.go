@@ -12,9 +12,10 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -83,6 +84,9 @@ type Relay struct {
 	logger log.Logger
 	wake   chan struct{}
 	now    func() time.Time
+	// dueStmt is dueQuery prepared on the reader pool, by Drain, which
+	// one goroutine calls at a time.
+	dueStmt *sql.Stmt
 
 	// Interval is how often the relay looks for due events when nobody
 	// calls Notify (default 1s).
@@ -118,6 +122,12 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
+	defer func() {
+		if r.dueStmt != nil {
+			r.dueStmt.Close()
+			r.dueStmt = nil
+		}
+	}()
 	for {
 		for {
 			n, err := r.Drain(ctx)
@@ -149,14 +159,14 @@ type pending struct {
 // events were due.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	now := r.now()
-	// Due: its time has come, and no older event of its subject is waiting
-	// for a retry (the subject index finds those, usually none, at once).
-	// Several events of one subject can be due in one pass, in order.
-	rows, err := r.db.R.QueryContext(ctx, `SELECT seq, subject, event, attempts FROM outbox AS o
-		WHERE next_attempt <= ?1
-		  AND (subject = '' OR NOT EXISTS (SELECT 1 FROM outbox AS p
-			WHERE p.subject = o.subject AND p.next_attempt > ?1 AND p.seq < o.seq))
-		ORDER BY seq LIMIT ?2`, now.UnixNano(), r.Batch)
+	if r.dueStmt == nil {
+		st, err := r.db.R.PrepareContext(ctx, dueQuery)
+		if err != nil {
+			return 0, fmt.Errorf("outbox: prepare: %w", err)
+		}
+		r.dueStmt = st
+	}
+	rows, err := r.dueStmt.QueryContext(ctx, now.UnixNano(), r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
@@ -189,7 +199,7 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	// joins the store's group commit, so relaying costs the store no
 	// commit of its own. It runs with the caller's context cut loose: the
 	// events are out, and forgetting that would publish them again.
-	var sent []any
+	var sent []int64
 	type failure struct {
 		seq   int64
 		next  int64
@@ -219,7 +229,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	}
 	err = r.db.Tx(context.WithoutCancel(ctx), func(ctx context.Context, tx *sqlitedb.Tx) error {
 		if len(sent) > 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (?`+strings.Repeat(",?", len(sent)-1)+`)`, sent...); err != nil {
+			// One statement for any number of rows, so it stays prepared.
+			list, _ := json.Marshal(sent)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
 				return fmt.Errorf("outbox: delete sent events: %w", err)
 			}
 		}
@@ -236,6 +248,16 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	}
 	return len(due), ctx.Err()
 }
+
+// dueQuery selects a pass's events. Due: its time has come, and no older
+// event of its subject is waiting for a retry (the subject index finds
+// those, usually none, at once). Several events of one subject can be due
+// in one pass, in order.
+const dueQuery = `SELECT seq, subject, event, attempts FROM outbox AS o
+	WHERE next_attempt <= ?1
+	  AND (subject = '' OR NOT EXISTS (SELECT 1 FROM outbox AS p
+		WHERE p.subject = o.subject AND p.next_attempt > ?1 AND p.seq < o.seq))
+	ORDER BY seq LIMIT ?2`
 
 // errBehind is the result of an event not handed over because an older
 // event of its subject failed in the same pass.
