@@ -107,6 +107,12 @@ type Inbox struct {
 
 	mu       sync.RWMutex
 	handlers map[string]shop.Handler // by event type, unwrapped, for Replay
+
+	// handled is the "handled already?" query, prepared once on r: it runs
+	// for every delivery.
+	prepare sync.Once
+	handled *sql.Stmt
+	prepErr error
 }
 
 // Option configures an Inbox.
@@ -323,8 +329,14 @@ func Mark(ctx context.Context, db *sql.DB, tx Execer) error {
 
 // Handled reports whether the event with this ID was handled.
 func (ib *Inbox) Handled(ctx context.Context, eventID string) (bool, error) {
+	ib.prepare.Do(func() {
+		ib.handled, ib.prepErr = ib.r.PrepareContext(context.WithoutCancel(ctx), `SELECT 1 FROM inbox WHERE consumer = ? AND event_id = ?`)
+	})
+	if ib.prepErr != nil {
+		return false, fmt.Errorf("inbox: prepare: %w", ib.prepErr)
+	}
 	var one int
-	err := ib.r.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE consumer = ? AND event_id = ?`, ib.consumer, eventID).Scan(&one)
+	err := ib.handled.QueryRowContext(ctx, ib.consumer, eventID).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
