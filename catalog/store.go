@@ -135,7 +135,7 @@ func addProductEvent(ctx context.Context, tx *sqlitedb.Tx, typ string, p Product
 // OpenSQLiteStore, or run one on a database of your own with NewSQLiteStore.
 type SQLiteStore struct {
 	db    *sqlitedb.DB
-	relay atomic.Pointer[outbox.Relay]
+	relay outbox.Relays
 
 	// getStmt is the prepared point read on the reader pool, prepared by
 	// OpenSQLiteStore or else on the first Get (see prepareGet).
@@ -206,16 +206,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 // every event arrives at least once. Run exactly one per database. An
 // Insert, Update or Delete wakes it at once; it also looks every second.
 func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
-	r := outbox.NewRelay(s.db, pub, logger)
-	s.relay.Store(r)
-	r.Run(ctx)
-}
-
-// notify wakes the relay, if one runs, after events were committed.
-func (s *SQLiteStore) notify() {
-	if r := s.relay.Load(); r != nil {
-		r.Notify()
-	}
+	s.relay.Run(ctx, s.db, pub, logger)
 }
 
 // PendingEvents returns how many events wait to be published.
@@ -303,7 +294,7 @@ func (s *SQLiteStore) Insert(ctx context.Context, p Product) error {
 	if err != nil {
 		return err
 	}
-	s.notify()
+	s.relay.Notify()
 	return nil
 }
 
@@ -349,7 +340,7 @@ func (s *SQLiteStore) Update(ctx context.Context, id string, patch ProductPatch,
 	if err != nil {
 		return Product{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return p, nil
 }
 
@@ -417,7 +408,7 @@ func (s *SQLiteStore) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	s.notify()
+	s.relay.Notify()
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -120,7 +119,7 @@ type Store interface {
 // database of your own with NewSQLiteStore.
 type SQLiteStore struct {
 	db    *sqlitedb.DB
-	relay atomic.Pointer[outbox.Relay]
+	relay outbox.Relays
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -197,16 +196,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // every event arrives at least once. Run exactly one per database. A change
 // of stock wakes it at once; it also looks every second.
 func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
-	r := outbox.NewRelay(s.db, pub, logger)
-	s.relay.Store(r)
-	r.Run(ctx)
-}
-
-// notify wakes the relay, if one runs, after events were committed.
-func (s *SQLiteStore) notify() {
-	if r := s.relay.Load(); r != nil {
-		r.Notify()
-	}
+	s.relay.Run(ctx, s.db, pub, logger)
 }
 
 // PendingEvents returns how many events wait to be published.
@@ -292,7 +282,7 @@ func (s *SQLiteStore) AddStock(ctx context.Context, productID string, quantity i
 	if err != nil {
 		return Stock{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return st, nil
 }
 
@@ -329,7 +319,7 @@ func (s *SQLiteStore) RemoveStock(ctx context.Context, productID string, quantit
 	if err != nil {
 		return Stock{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return st, nil
 }
 
@@ -450,7 +440,7 @@ func (s *SQLiteStore) Reserve(ctx context.Context, want Reservation) (r Reservat
 	if err != nil {
 		return Reservation{}, false, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return r, created, nil
 }
 
@@ -535,7 +525,7 @@ func (s *SQLiteStore) Commit(ctx context.Context, orderID string, now time.Time)
 	if err != nil {
 		return Reservation{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return r, nil
 }
 
@@ -563,7 +553,7 @@ func (s *SQLiteStore) Release(ctx context.Context, orderID string, now time.Time
 	if err != nil {
 		return Reservation{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return r, nil
 }
 
@@ -606,7 +596,7 @@ func (s *SQLiteStore) ExpireHeld(ctx context.Context, now time.Time, limit int) 
 	if err != nil {
 		return 0, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return n, nil
 }
 
@@ -636,7 +626,7 @@ func (s *SQLiteStore) Return(ctx context.Context, orderID string, now time.Time)
 	if err != nil {
 		return Reservation{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return r, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -168,7 +167,7 @@ var migrationFiles embed.FS
 // order events until RunOutbox has published them.
 type SQLiteStore struct {
 	db    *sqlitedb.DB
-	relay atomic.Pointer[outbox.Relay]
+	relay outbox.Relays
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -215,16 +214,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // every event arrives at least once. Run exactly one per database. A
 // Create or Transition wakes it at once; it also looks every second.
 func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
-	r := outbox.NewRelay(s.db, pub, logger)
-	s.relay.Store(r)
-	r.Run(ctx)
-}
-
-// notify wakes the relay, if one runs, after events were committed.
-func (s *SQLiteStore) notify() {
-	if r := s.relay.Load(); r != nil {
-		r.Notify()
-	}
+	s.relay.Run(ctx, s.db, pub, logger)
 }
 
 // PendingEvents returns how many events wait to be published.
@@ -260,7 +250,7 @@ func (s *SQLiteStore) Create(ctx context.Context, o Order) error {
 	if err != nil {
 		return err
 	}
-	s.notify()
+	s.relay.Notify()
 	return nil
 }
 
@@ -506,7 +496,7 @@ func (s *SQLiteStore) Transition(ctx context.Context, id string, st Step) (Order
 	if err != nil {
 		return Order{}, err
 	}
-	s.notify()
+	s.relay.Notify()
 	return o, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -85,7 +84,7 @@ const EventSource = "user"
 // ahead, so NewSQLiteStore cannot fail.
 type SQLiteStore struct {
 	db    *sqlitedb.DB
-	relay atomic.Pointer[outbox.Relay]
+	relay outbox.Relays
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -141,16 +140,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // every event arrives at least once. Run exactly one per database. A
 // Create wakes it at once; it also looks every second.
 func (s *SQLiteStore) RunOutbox(ctx context.Context, pub shop.Publisher, logger log.Logger) {
-	r := outbox.NewRelay(s.db, pub, logger)
-	s.relay.Store(r)
-	r.Run(ctx)
-}
-
-// notify wakes the relay, if one runs, after events were committed.
-func (s *SQLiteStore) notify() {
-	if r := s.relay.Load(); r != nil {
-		r.Notify()
-	}
+	s.relay.Run(ctx, s.db, pub, logger)
 }
 
 // PendingEvents returns how many events wait to be published.
@@ -188,7 +178,7 @@ func (s *SQLiteStore) Create(ctx context.Context, u User, hash []byte) error {
 	if err != nil {
 		return err
 	}
-	s.notify()
+	s.relay.Notify()
 	return nil
 }
 

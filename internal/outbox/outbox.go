@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -343,4 +344,27 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Relays is the relay slot of a store: RunOutbox starts the relay in it,
+// and the store's writes call Notify after they commit events. The zero
+// value is ready to use; keep one per store.
+type Relays struct {
+	relay atomic.Pointer[Relay]
+}
+
+// Run relays db's outbox to pub until ctx is done (see Relay.Run), and
+// lets Notify reach that relay meanwhile.
+func (rs *Relays) Run(ctx context.Context, db *sqlitedb.DB, pub shop.Publisher, logger log.Logger) {
+	r := NewRelay(db, pub, logger)
+	rs.relay.Store(r)
+	r.Run(ctx)
+}
+
+// Notify wakes the running relay, if there is one, after events were
+// committed. It never blocks.
+func (rs *Relays) Notify() {
+	if r := rs.relay.Load(); r != nil {
+		r.Notify()
+	}
 }
