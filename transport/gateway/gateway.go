@@ -367,13 +367,12 @@ func (g *Gateway) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	if st != nil {
 		st.upErr = err
 	}
-	if errors.Is(err, context.Canceled) || r.Context().Err() != nil {
-		w.WriteHeader(499) // nobody reads it: the access log's status
-		return
-	}
 	var status int
 	var body []byte
 	switch {
+	case r.Context().Err() != nil:
+		w.WriteHeader(499) // the client went away: nobody reads it, the log does
+		return
 	case errors.Is(err, errTimeout):
 		status = http.StatusGatewayTimeout
 		body = errorBody(shop.ErrUnavailable, "upstream_timeout", fmt.Sprintf("the %s service did not answer in time", service))
