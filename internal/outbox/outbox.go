@@ -27,11 +27,10 @@ import (
 
 // Schema is the DDL of the outbox table; copy it into a migration. It holds
 // only the events still to publish: the relay deletes each one once the
-// transport confirmed it, so the table stays small and each event costs two
-// b-tree inserts (the row and its subject index entry, which finds the
-// events waiting for a retry that hold their subject's later events back). seq is the rowid:
-// a new row always sorts after every row still in the table, which is the
-// order the relay publishes in.
+// transport confirmed it, so the table stays small and an event costs one
+// b-tree insert and one delete: no index, as the relay's passes read the
+// small table whole. seq is the rowid: a new row always sorts after every
+// row still in the table, which is the order the relay publishes in.
 const Schema = `CREATE TABLE outbox (
 	seq          INTEGER PRIMARY KEY,
 	id           TEXT NOT NULL,
@@ -40,8 +39,7 @@ const Schema = `CREATE TABLE outbox (
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	next_attempt INTEGER NOT NULL DEFAULT 0,
 	last_error   TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX outbox_subject ON outbox(subject, next_attempt);`
+);`
 
 // Upgrade is the DDL that rebuilds an outbox table of the first schema
 // (sent rows kept with a sent_at time, no subject) as Schema, keeping the
@@ -59,8 +57,7 @@ INSERT INTO outbox_next (seq, id, subject, event, attempts, next_attempt, last_e
 	SELECT seq, id, COALESCE(json_extract(event, '$.subject'), ''), event, attempts, next_attempt, last_error
 	FROM outbox WHERE sent_at IS NULL ORDER BY seq;
 DROP TABLE outbox;
-ALTER TABLE outbox_next RENAME TO outbox;
-CREATE INDEX outbox_subject ON outbox(subject, next_attempt);`
+ALTER TABLE outbox_next RENAME TO outbox;`
 
 // Add stores e in the outbox within tx, so it is published if and only if tx
 // commits.
@@ -88,6 +85,8 @@ type Relay struct {
 	// dueStmt is dueQuery prepared on the reader pool, by Drain, which
 	// one goroutine calls at a time.
 	dueStmt *sql.Stmt
+	// stalled: the last pass published nothing and failed something.
+	stalled bool
 
 	// Interval is how often the relay looks for due events when nobody
 	// calls Notify (default 1s).
@@ -139,11 +138,18 @@ func (r *Relay) Run(ctx context.Context) {
 				break
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.wake:
-		case <-t.C:
+		// While the transport refuses everything, new events would fail
+		// too, and each pass reads the whole table: passes then wait for
+		// the interval instead of following every commit.
+		for next := false; !next; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.wake:
+				next = !r.stalled
+			case <-t.C:
+				next = true
+			}
 		}
 	}
 }
@@ -225,6 +231,7 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 			"attempt", p.attempts+1, "retry_in", delay, "err", err)
 		failed = append(failed, failure{p.seq, r.now().Add(delay).UnixNano(), truncate(err.Error(), 500)})
 	}
+	r.stalled = len(sent) == 0 && len(failed) > 0
 	if len(sent) == 0 && len(failed) == 0 {
 		return len(due), ctx.Err()
 	}
@@ -250,14 +257,14 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	return len(due), ctx.Err()
 }
 
-// dueQuery selects a pass's events. Due: its time has come, and no older
-// event of its subject is waiting for a retry (the subject index finds
-// those, usually none, at once). Several events of one subject can be due
+// dueQuery selects a pass's events. Due: its time has come, and no event
+// of its subject is waiting for a retry (an event waits only behind an
+// older one of its subject, which is the one waiting; SQLite computes the
+// waiting subjects once per pass). Several events of one subject can be due
 // in one pass, in order.
 const dueQuery = `SELECT seq, subject, event, attempts FROM outbox AS o
 	WHERE next_attempt <= ?1
-	  AND (subject = '' OR NOT EXISTS (SELECT 1 FROM outbox AS p
-		WHERE p.subject = o.subject AND p.next_attempt > ?1 AND p.seq < o.seq))
+	  AND (subject = '' OR subject NOT IN (SELECT subject FROM outbox WHERE next_attempt > ?1))
 	ORDER BY seq LIMIT ?2`
 
 // errBehind is the result of an event not handed over because an older

@@ -704,3 +704,25 @@ func TestFailureInABatchHoldsItsSubjectBack(t *testing.T) {
 		t.Errorf("delivered %v, pending %d; want all, o1's in order", got, pending(t, r))
 	}
 }
+
+// While the publisher refuses everything, commits do not each start a
+// pass (each reads the whole table): passes follow the interval.
+func TestStalledRelayWaitsForTheInterval(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	head := newEvent(t, shop.EventOrderPaid, "o1")
+	pub := newRecorder(func(shop.Event, int) error { return errors.New("broker unavailable") })
+	r := outbox.NewRelay(db, pub, log.NewNopLogger())
+	r.Interval = time.Hour // only the first pass and Notify could start passes
+	r.MaxBackoff = time.Nanosecond
+	add(t, db, head)
+	run(t, r)
+	waitFor(t, "the first attempt", func() bool { return pub.attemptsOf(head.ID) >= 1 })
+	time.Sleep(10 * time.Millisecond) // the first pass records its failure
+	for range 50 {
+		r.Notify()
+		time.Sleep(time.Millisecond)
+	}
+	if got := pub.attemptsOf(head.ID); got > 2 {
+		t.Errorf("head attempted %d times while stalled, want at most 2: every Notify started a pass", got)
+	}
+}

@@ -11,4 +11,3 @@ CREATE TABLE outbox (
 	next_attempt INTEGER NOT NULL DEFAULT 0,
 	last_error   TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX outbox_subject ON outbox(subject, next_attempt);

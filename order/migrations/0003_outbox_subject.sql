@@ -1,8 +1,7 @@
 -- The outbox publishes the events of one order in the order they were
 -- recorded, even when one of them has to be retried, and holds only the
 -- events still to publish (internal/outbox.Upgrade): each row names its
--- subject (the order), one index finds the oldest unsent one per subject,
--- and sent rows are deleted instead of kept.
+-- subject (the order), and sent rows are deleted instead of kept.
 CREATE TABLE outbox_next (
 	seq          INTEGER PRIMARY KEY,
 	id           TEXT NOT NULL,
@@ -17,4 +16,3 @@ INSERT INTO outbox_next (seq, id, subject, event, attempts, next_attempt, last_e
 	FROM outbox WHERE sent_at IS NULL ORDER BY seq;
 DROP TABLE outbox;
 ALTER TABLE outbox_next RENAME TO outbox;
-CREATE INDEX outbox_subject ON outbox(subject, next_attempt);
