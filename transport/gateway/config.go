@@ -95,7 +95,8 @@ type Config struct {
 	Attempts int
 	// Breakers makes the circuit breaker of each upstream instance
 	// (default discovery.GoBreakers with its default settings: open after 5
-	// failures in a row, for 5 s). A failure is a refused or broken
+	// failures in a row, for 5 s; discovery.HystrixBreakers works too, but
+	// keeps its circuits in hystrix-go's global tables). A failure is a refused or broken
 	// connection, a timeout, or a 500, 502 or 504 answer, or a 503 that is
 	// not the shop's JSON error shape; a service's own JSON 503 (its
 	// dependency is down) is its answer, and counts as a success.
@@ -180,8 +181,8 @@ func (c Config) withDefaults() (Config, error) {
 			name string
 			l    Limit
 		}{{"PerIP", l.PerIP}, {"PerUser", l.PerUser}} {
-			if x.l.Rate < 0 || x.l.Burst < 0 || (!x.l.none() && x.l.Burst == 0) {
-				return c, fmt.Errorf("gateway: Config.Limits[%q].%s is %v a second, burst %d: want a rate and a burst of at least 1, or both 0 for none", class, x.name, float64(x.l.Rate), x.l.Burst)
+			if x.l.Rate < 0 || x.l.Burst < 0 || (!x.l.none() && (x.l.Burst == 0 || x.l.Rate == 0)) {
+				return c, fmt.Errorf("gateway: Config.Limits[%q].%s is %v a second, burst %d: want a rate above 0 and a burst of at least 1, or both 0 for none", class, x.name, float64(x.l.Rate), x.l.Burst)
 			}
 		}
 	}
@@ -199,6 +200,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Breakers == nil {
 		c.Breakers = discovery.GoBreakers(discovery.GoBreakerSettings{})
 	}
+	c.CORSOrigins = slices.Clone(c.CORSOrigins)
 	for i, o := range c.CORSOrigins {
 		if o == "*" {
 			continue
@@ -234,6 +236,22 @@ func (c Config) withDefaults() (Config, error) {
 		c.LimiterIdle = DefaultLimiterIdle
 	}
 	return c, nil
+}
+
+// maxTimeout returns the longest timeout of the routes to service.
+func (c Config) maxTimeout(service string) time.Duration {
+	longest := time.Duration(0)
+	for _, r := range c.Routes {
+		if r.Service != service {
+			continue
+		}
+		d, ok := c.Timeouts[r.Class]
+		if !ok {
+			d = DefaultTimeout
+		}
+		longest = max(longest, d)
+	}
+	return max(longest, time.Second)
 }
 
 func validMethod(m string) bool {

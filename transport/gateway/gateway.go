@@ -83,7 +83,7 @@ func New(cfg Config) (*Gateway, error) {
 	byName := map[string]*upstream{}
 	checks := make([]shophttp.Check, 0, len(names))
 	for _, name := range names {
-		up := newUpstream(name, cfg.Upstreams[name], cfg.Breakers, cfg.Logger, m)
+		up := newUpstream(name, cfg.Upstreams[name], cfg.Breakers, cfg.maxTimeout(name), cfg.Logger, m)
 		g.ups = append(g.ups, up)
 		byName[name] = up
 		checks = append(checks, shophttp.Check{Name: name, Func: func(context.Context) error { return up.ready() }})

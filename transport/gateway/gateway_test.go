@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-kit/kit/sd"
 	"github.com/go-logfmt/logfmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/kitshop/shop"
@@ -794,4 +797,119 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestOpenBreakerSendsEveryMethodToAnotherInstance(t *testing.T) {
+	broken := echoUpstream(t, "catalog", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(502)
+	})
+	good := echoUpstream(t, "catalog", nil)
+	e := newEnv(t, map[string][]string{"catalog": {broken.URL, good.URL}}, func(c *Config) {
+		c.Breakers = discovery.GoBreakers(discovery.GoBreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	})
+	// GETs open the broken instance's breaker, retried on the good one.
+	for range 6 {
+		if r := e.do("GET", "/products/p1", nil); r.status != 200 {
+			t.Fatalf("GET: %d %s", r.status, r.body)
+		}
+	}
+	if n := broken.hits.Load(); n != 2 {
+		t.Fatalf("the broken instance got %d GETs, want 2 (then its breaker opened)", n)
+	}
+	// A POST is never sent to the open instance: it all goes to the good one.
+	admin := "Bearer " + e.token("a", shop.RoleAdmin)
+	for range 4 {
+		if r := e.do("POST", "/products", strings.NewReader("{}"), "Authorization", admin); r.status != 200 {
+			t.Fatalf("POST: %d %s", r.status, r.body)
+		}
+	}
+	if n := broken.hits.Load(); n != 2 {
+		t.Fatalf("the open instance got %d requests", n)
+	}
+	// One instance is still passing: ready.
+	if r := e.do("GET", "/readyz", nil); r.status != 200 {
+		t.Fatalf("/readyz: %d %s", r.status, r.body)
+	}
+}
+
+// movingInstancer is an sd.Instancer whose instances the test changes, as
+// Consul's change when instances come and go.
+type movingInstancer struct {
+	mu  sync.Mutex
+	chs map[chan<- sd.Event]bool
+	now []string
+}
+
+func (m *movingInstancer) Register(ch chan<- sd.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.chs == nil {
+		m.chs = map[chan<- sd.Event]bool{}
+	}
+	m.chs[ch] = true
+	ch <- sd.Event{Instances: slices.Clone(m.now)}
+}
+
+func (m *movingInstancer) Deregister(ch chan<- sd.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.chs, ch)
+}
+
+func (m *movingInstancer) Stop() {}
+
+func (m *movingInstancer) set(ev sd.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = ev.Instances
+	for ch := range m.chs {
+		ch <- ev
+	}
+}
+
+func TestInstancesFollowTheInstancer(t *testing.T) {
+	a, b := echoUpstream(t, "catalog", nil), echoUpstream(t, "catalog", nil)
+	in := &movingInstancer{now: []string{a.URL}}
+	reg := prometheus.NewRegistry()
+	gw, err := New(Config{
+		Upstreams: map[string]sd.Instancer{"catalog": in},
+		Routes:    []Route{{Method: "GET", Pattern: "/products/{id}", Service: "catalog", Class: ClassRead}},
+		Registry:  reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	e := &env{t: t, srv: newServer(t, gw)}
+	if r := e.do("GET", "/products/p1", nil); r.status != 200 || a.hits.Load() != 1 {
+		t.Fatalf("first: %d, a got %d", r.status, a.hits.Load())
+	}
+	in.set(sd.Event{Instances: []string{b.URL}})
+	waitFor(t, "the gateway to use the new instance", func() bool {
+		e.do("GET", "/products/p1", nil)
+		return b.hits.Load() > 0
+	})
+	before := a.hits.Load()
+	for range 4 {
+		e.do("GET", "/products/p1", nil)
+	}
+	if a.hits.Load() != before {
+		t.Fatal("the instance that left still gets requests")
+	}
+	// Consul unreachable: the last instances stay.
+	in.set(sd.Event{Err: fmt.Errorf("consul: connection refused")})
+	if r := e.do("GET", "/products/p1", nil); r.status != 200 {
+		t.Fatalf("after an instancer error: %d", r.status)
+	}
+	// None left: 503, and not ready.
+	in.set(sd.Event{Instances: []string{}})
+	waitFor(t, "the gateway to drop the instances", func() bool {
+		return e.do("GET", "/readyz", nil).status == 503
+	})
+	wantError(t, e.do("GET", "/products/p1", nil), 503, "catalog_unavailable")
+	m := string(e.do("GET", "/metrics", nil).body)
+	if strings.Contains(m, `kitshop_gateway_breaker_state{instance="`+b.URL) {
+		t.Fatalf("the breaker series of an instance that left stays:\n%s", grepLines(m, "breaker_state"))
+	}
 }

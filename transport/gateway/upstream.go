@@ -27,6 +27,7 @@ type upstream struct {
 	name      string
 	instancer sd.Instancer
 	breakers  discovery.BreakerFactory
+	timeout   time.Duration // the longest timeout of a route to it
 	logger    log.Logger
 	m         *metrics
 
@@ -49,9 +50,9 @@ type instance struct {
 	breaker discovery.Breaker
 }
 
-func newUpstream(name string, in sd.Instancer, breakers discovery.BreakerFactory, logger log.Logger, m *metrics) *upstream {
+func newUpstream(name string, in sd.Instancer, breakers discovery.BreakerFactory, timeout time.Duration, logger log.Logger, m *metrics) *upstream {
 	u := &upstream{
-		name: name, instancer: in, breakers: breakers, logger: logger, m: m,
+		name: name, instancer: in, breakers: breakers, timeout: timeout, logger: logger, m: m,
 		known: map[string]*instance{},
 		ch:    make(chan sd.Event, 1),
 		done:  make(chan struct{}),
@@ -81,10 +82,10 @@ func (u *upstream) follow() {
 	}
 }
 
-// update makes ev's instances the live ones. An event with an error (Consul
-// unreachable) keeps the last known instances.
+// update makes ev's instances the live ones. An event with an error and no
+// instances (Consul unreachable) keeps the last known instances.
 func (u *upstream) update(ev sd.Event) {
-	if ev.Err != nil {
+	if ev.Err != nil && len(ev.Instances) == 0 {
 		level.Warn(u.logger).Log("msg", "instancer error; keeping the last known instances", "service", u.name, "err", ev.Err)
 		return
 	}
@@ -125,11 +126,13 @@ func (u *upstream) instanceLocked(addr string) (*instance, error) {
 	}
 	in := &instance{addr: addr, scheme: base.Scheme, host: base.Host, path: base.Path}
 	b, err := u.breakers(discovery.BreakerConfig{
-		Client:         u.name,
-		Instance:       addr,
-		Name:           fmt.Sprintf("gateway/%s/%s/%p", u.name, addr, in),
-		AttemptTimeout: DefaultTimeout,
-		MaxInFlight:    1 << 20,
+		Client:   u.name,
+		Instance: addr,
+		Name:     fmt.Sprintf("gateway/%s/%s/%p", u.name, addr, in),
+		// The gateway bounds each request itself; a breaker with a timeout
+		// or a concurrency limit of its own must not cut in first.
+		AttemptTimeout: u.timeout + time.Second,
+		MaxInFlight:    4096,
 		OnStateChange:  func(from, to discovery.BreakerState) { u.stateChanged(in, from, to) },
 	})
 	if err != nil {
