@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"service"}),
 		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "kitshop", Subsystem: "gateway", Name: "breaker_state",
-			Help: "State of the circuit breaker of each upstream instance: 0 closed, 1 half-open, 2 open.",
+			Help: "State of the circuit breaker of each upstream instance: 0 closed, 1 half-open, 2 open. The instance is named \"<service>-<n>\", never by its address (the log line \"instance found\" gives it).",
 		}, []string{"service", "instance"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "kitshop", Subsystem: "gateway", Name: "rate_limited_total",

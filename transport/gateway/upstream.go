@@ -43,7 +43,8 @@ type upstream struct {
 
 // instance is one instance of an upstream.
 type instance struct {
-	addr    string // as the instancer reported it: the name in logs and metrics
+	addr    string // as the instancer reported it: the name in logs
+	label   string // "catalog-2": the name in metrics, which show no address
 	scheme  string
 	host    string
 	path    string // the base path, without a trailing slash
@@ -106,11 +107,11 @@ func (u *upstream) update(ev sd.Event) {
 	}
 	for _, in := range old {
 		if !slices.Contains(live, in) {
-			u.m.breakerState.DeleteLabelValues(u.name, in.addr)
+			u.m.breakerState.DeleteLabelValues(u.name, in.label)
 		}
 	}
 	for _, in := range live {
-		u.m.breakerState.WithLabelValues(u.name, in.addr).Set(float64(in.breaker.State()))
+		u.m.breakerState.WithLabelValues(u.name, in.label).Set(float64(in.breaker.State()))
 	}
 	u.live.Store(&live)
 }
@@ -124,7 +125,7 @@ func (u *upstream) instanceLocked(addr string) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{addr: addr, scheme: base.Scheme, host: base.Host, path: base.Path}
+	in := &instance{addr: addr, label: fmt.Sprintf("%s-%d", u.name, len(u.known)+1), scheme: base.Scheme, host: base.Host, path: base.Path}
 	b, err := u.breakers(discovery.BreakerConfig{
 		Client:   u.name,
 		Instance: addr,
@@ -140,19 +141,20 @@ func (u *upstream) instanceLocked(addr string) (*instance, error) {
 	}
 	in.breaker = b
 	u.known[addr] = in
+	level.Info(u.logger).Log("msg", "instance found", "service", u.name, "instance", addr, "instance_label", in.label)
 	return in, nil
 }
 
 // stateChanged logs a breaker's change and sets its gauge.
 func (u *upstream) stateChanged(in *instance, from, to discovery.BreakerState) {
-	kv := []any{"msg", "circuit breaker " + to.String(), "service", u.name, "instance", in.addr, "from", from.String(), "to", to.String()}
+	kv := []any{"msg", "circuit breaker " + to.String(), "service", u.name, "instance", in.addr, "instance_label", in.label, "from", from.String(), "to", to.String()}
 	if to == discovery.BreakerOpen {
 		level.Warn(u.logger).Log(kv...)
 	} else {
 		level.Info(u.logger).Log(kv...)
 	}
 	if slices.Contains(*u.live.Load(), in) {
-		u.m.breakerState.WithLabelValues(u.name, in.addr).Set(float64(to))
+		u.m.breakerState.WithLabelValues(u.name, in.label).Set(float64(to))
 	}
 }
 
@@ -201,7 +203,7 @@ func (u *upstream) close() {
 	u.wg.Wait()
 	u.mu.Lock()
 	for _, in := range *u.live.Load() {
-		u.m.breakerState.DeleteLabelValues(u.name, in.addr)
+		u.m.breakerState.DeleteLabelValues(u.name, in.label)
 	}
 	u.mu.Unlock()
 }
