@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
@@ -22,7 +23,8 @@ import (
 // against a tuned httputil.ReverseProxy (MaxIdleConnsPerHost raised, as
 // NewTransport does) to the same in-memory upstream, and going direct for
 // scale; "reverseproxy-bufferpool" is the proxy with the gateway's pool of
-// copy buffers (without one, ReverseProxy allocates 32 KiB a request).
+// copy buffers (without one, ReverseProxy allocates 32 KiB a request);
+// "gateway-accesslog" writes its access log (logfmt, to io.Discard).
 // 16 clients per core send requests. Each reports requests a second and the p99 latency; compare the
 // gateway's with the proxy's:
 //
@@ -51,24 +53,29 @@ func BenchmarkGatewayHop(b *testing.B) {
 		b.Fatal(err)
 	}
 	many := Limit{Rate: rate.Limit(1e9), Burst: 1 << 30} // limits checked, never hit
-	gw, err := New(Config{
-		Upstreams: map[string]sd.Instancer{"catalog": in},
-		Routes:    []Route{{Method: "GET", Pattern: "/products/{id}", Service: "catalog", Class: ClassRead}},
-		Limits:    map[string]ClassLimits{ClassRead: {PerIP: many, PerUser: many}},
-		Registry:  prometheus.NewRegistry(),
-	})
-	if err != nil {
-		b.Fatal(err)
+	gateway := func(logger log.Logger) string {
+		gw, err := New(Config{
+			Upstreams: map[string]sd.Instancer{"catalog": in},
+			Routes:    []Route{{Method: "GET", Pattern: "/products/{id}", Service: "catalog", Class: ClassRead}},
+			Limits:    map[string]ClassLimits{ClassRead: {PerIP: many, PerUser: many}},
+			Registry:  prometheus.NewRegistry(),
+			Logger:    logger,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { gw.Close() })
+		srv := httptest.NewServer(gw)
+		b.Cleanup(srv.Close)
+		return srv.URL
 	}
-	defer gw.Close()
-	gwSrv := httptest.NewServer(gw)
-	defer gwSrv.Close()
 
 	for _, c := range []struct{ name, url string }{
 		{"direct", upstream.URL},
 		{"reverseproxy", plainSrv.URL},
 		{"reverseproxy-bufferpool", pooledSrv.URL},
-		{"gateway", gwSrv.URL},
+		{"gateway", gateway(nil)},
+		{"gateway-accesslog", gateway(log.NewLogfmtLogger(io.Discard))},
 	} {
 		b.Run(c.name, func(b *testing.B) { benchGet(b, c.url+"/products/p1") })
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/kitshop/shop"
@@ -34,8 +35,10 @@ type Gateway struct {
 	ready    http.Handler
 	health   http.Handler
 	metrics  http.Handler
-	cors     []string // allowed origins; "*" for any
-	corsMeth string   // Access-Control-Allow-Methods
+	cors     []string   // allowed origins; "*" for any
+	corsMeth string     // Access-Control-Allow-Methods
+	info     log.Logger // nil: no access log (Config.Logger unset)
+	warn     log.Logger
 
 	closeOnce sync.Once
 }
@@ -59,6 +62,7 @@ const corsExposeHeaders = "X-Request-ID, Retry-After, Location"
 // and the defaults), following every upstream's instancer at once. The
 // error names the field of cfg that is wrong.
 func New(cfg Config) (*Gateway, error) {
+	logs := cfg.Logger != nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -74,6 +78,9 @@ func New(cfg Config) (*Gateway, error) {
 		health:  shophttp.HealthHandler(),
 		metrics: shophttp.MetricsHandler(cfg.Registry),
 		cors:    slices.Clone(cfg.CORSOrigins),
+	}
+	if logs {
+		g.info, g.warn = level.Info(cfg.Logger), level.Warn(cfg.Logger)
 	}
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
@@ -414,6 +421,9 @@ func (g *Gateway) finish(w *logWriter, r *http.Request, st *state, start time.Ti
 	code := strconv.Itoa(status)
 	g.m.requests.WithLabelValues(label, code).Inc()
 	g.m.latency.WithLabelValues(label, code).Observe(latency.Seconds())
+	if g.info == nil {
+		return
+	}
 	kv := []any{
 		"msg", "request", "request_id", st.requestID, "method", r.Method, "path", r.URL.Path,
 		"route", label, "service", service, "instance", st.instance,
@@ -422,9 +432,9 @@ func (g *Gateway) finish(w *logWriter, r *http.Request, st *state, start time.Ti
 	if st.upErr != nil {
 		kv = append(kv, "upstream_error", st.upErr.Error())
 	}
-	logger := level.Info(g.cfg.Logger)
+	logger := g.info
 	if status >= 500 {
-		logger = level.Warn(g.cfg.Logger)
+		logger = g.warn
 	}
 	logger.Log(kv...)
 }
