@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -315,12 +316,21 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 }
 
-// modifyResponse hides what is behind the gateway in an upstream's answer.
+// modifyResponse hides what is behind the gateway in an upstream's answer:
+// its Server and X-Powered-By headers, a Location naming the instance, its
+// own CORS headers (the gateway answers for CORS) and a non-JSON 5xx body.
 func (g *Gateway) modifyResponse(resp *http.Response) error {
 	h := resp.Header
 	h.Del("Server")
 	h.Del("X-Powered-By")
 	h.Del(shophttp.RequestIDHeader) // the gateway sets it
+	if loc := h.Get("Location"); loc != "" && resp.Request != nil {
+		// A redirect to the instance itself becomes one to the gateway.
+		if u, err := url.Parse(loc); err == nil && u.Host != "" && strings.EqualFold(u.Host, resp.Request.URL.Host) {
+			u.Scheme, u.Host, u.User = "", "", nil
+			h.Set("Location", u.String())
+		}
+	}
 	if len(g.cors) > 0 {
 		for k := range h {
 			if strings.HasPrefix(k, "Access-Control-") {

@@ -916,3 +916,17 @@ func TestInstancesFollowTheInstancer(t *testing.T) {
 		t.Fatalf("the breaker series of an instance that left stays:\n%s", grepLines(m, "breaker_state"))
 	}
 }
+
+func TestLocationOfTheInstanceBecomesRelative(t *testing.T) {
+	var self string
+	u := echoUpstream(t, "catalog", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", self+"/products/p9?x=1")
+		w.WriteHeader(201)
+	})
+	self = u.URL
+	e := newEnv(t, map[string][]string{"catalog": {u.URL}}, nil)
+	r := e.do("POST", "/products", strings.NewReader("{}"), "Authorization", "Bearer "+e.token("a", shop.RoleAdmin))
+	if r.status != 201 || r.header.Get("Location") != "/products/p9?x=1" {
+		t.Fatalf("status %d, Location %q, want /products/p9?x=1", r.status, r.header.Get("Location"))
+	}
+}

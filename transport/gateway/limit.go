@@ -40,7 +40,10 @@ func (ls *limiters) allow(key string, l Limit, now time.Time) time.Duration {
 		if len(ls.m) >= ls.max || now.Sub(ls.lastSweep) > time.Minute {
 			ls.sweepLocked(now)
 		}
-		full := time.Duration(float64(l.Burst) / float64(l.Rate) * float64(time.Second))
+		full := ls.idle // a bucket slower to refill than idle is kept for idle
+		if secs := float64(l.Burst) / float64(l.Rate); secs < ls.idle.Seconds() {
+			full = time.Duration(secs * float64(time.Second))
+		}
 		b = &bucket{lim: rate.NewLimiter(l.Rate, l.Burst), full: full}
 		ls.m[key] = b
 	}
