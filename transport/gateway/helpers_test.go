@@ -141,7 +141,7 @@ func newEnv(t *testing.T, addrs map[string][]string, mod func(*Config)) *env {
 		Upstreams: instancers,
 		Verifier:  tokens,
 		Registry:  e.reg,
-		Logger:    log.NewLogfmtLogger(e.logs),
+		Logger:    log.NewJSONLogger(e.logs),
 		Limits:    map[string]ClassLimits{},
 	}
 	if mod != nil {
