@@ -929,3 +929,37 @@ func TestLocationOfTheInstanceBecomesRelative(t *testing.T) {
 		t.Fatalf("status %d, Location %q, want /products/p9?x=1", r.status, r.header.Get("Location"))
 	}
 }
+
+func TestWithHystrixBreakers(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	broken := echoUpstream(t, "catalog", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/products/slow" {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.WriteHeader(500)
+	})
+	e := newEnv(t, map[string][]string{"catalog": {broken.URL}}, func(c *Config) {
+		c.Breakers = discovery.HystrixBreakers(discovery.HystrixSettings{RequestVolumeThreshold: 3, ErrorPercentThreshold: 50, SleepWindow: time.Hour})
+		c.Timeouts = map[string]time.Duration{ClassRead: 100 * time.Millisecond}
+	})
+	wantError(t, e.do("GET", "/products/slow", nil), 504, "upstream_timeout")
+	// hystrix-go counts asynchronously: the breaker opens a call or two
+	// after the failures that tip it.
+	waitFor(t, "the hystrix breaker to open", func() bool {
+		r := e.do("GET", "/products/p1", nil)
+		if r.status == 503 {
+			wantError(t, r, 503, "catalog_unavailable")
+			return true
+		}
+		wantError(t, r, 502, "upstream_bad_response")
+		return false
+	})
+	if r := e.do("GET", "/readyz", nil); r.status != 503 {
+		t.Fatalf("/readyz: %d %s", r.status, r.body)
+	}
+}

@@ -315,12 +315,26 @@ func (b *balancer) try(ctx context.Context, req *http.Request, st *state, up *up
 		out.URL = &u
 		out.Host = ""
 		var (
-			resp *http.Response
-			sent bool
-			rerr error
+			resp      *http.Response
+			rerr      error
+			mu        sync.Mutex
+			sent      bool // the call ran: the request went out
+			abandoned bool // Execute returned: too late to run
+			finished  = make(chan struct{})
 		)
-		err := in.breaker.Execute(ctx, func(ctx context.Context) error {
+		// A breaker may run the call on a goroutine of its own and return
+		// before it ends (hystrix-go does when the context ends): the call
+		// starts only while Execute has not returned, and Execute's caller
+		// waits for a call that started, so resp and rerr are final.
+		err := in.breaker.Execute(ctx, func(context.Context) error {
+			mu.Lock()
+			if abandoned {
+				mu.Unlock()
+				return context.Canceled
+			}
 			sent = true
+			mu.Unlock()
+			defer close(finished)
 			resp, rerr = b.next.RoundTrip(out)
 			switch {
 			case rerr != nil && timedOut.Load():
@@ -334,7 +348,14 @@ func (b *balancer) try(ctx context.Context, req *http.Request, st *state, up *up
 			}
 			return nil
 		})
-		if !sent {
+		mu.Lock()
+		abandoned = true
+		ran := sent
+		mu.Unlock()
+		if ran {
+			<-finished
+		}
+		if !ran {
 			// Refused by the breaker: nothing was sent, any method may go
 			// on to the next instance.
 			up.m.upstreamErrors.WithLabelValues(up.name, "breaker_open").Inc()
