@@ -20,7 +20,12 @@
 // refused connection, an open breaker or a timeout become the shop's error
 // shape (502 upstream_bad_response, 503 <service>_unavailable, 504
 // upstream_timeout), without an internal address or a Go error string, and
-// the upstream's Server and X-Powered-By headers are dropped.
+// the upstream's Server and X-Powered-By headers are dropped. Its /metrics
+// names upstream instances "<service>-<n>", never by address; the log line
+// "instance found" tells which is which.
+//
+// The gateway bounds the wait for an upstream; bounding slow clients is the
+// http.Server's job: serve it with ReadHeaderTimeout and IdleTimeout set.
 //
 // A gateway in front of the four services on static addresses:
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -124,8 +125,10 @@ func New(cfg Config) (*Gateway, error) {
 		Transport:      &balancer{next: cfg.Transport, attempts: cfg.Attempts},
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.errorHandler,
-		ErrorLog:       nil,
-		BufferPool:     newBufferPool(),
+		// The proxy's own complaints (a body cut off mid-copy) go to the
+		// gateway's logger, never to the standard library's global one.
+		ErrorLog:   stdlog.New(log.NewStdlibAdapter(level.Warn(log.With(cfg.Logger, "component", "reverseproxy"))), "", 0),
+		BufferPool: newBufferPool(),
 	}
 	return g, nil
 }
