@@ -144,9 +144,23 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // splitShop is the four services started as separate processes.
 type splitShop struct {
 	users, catalog, inventory, orders *service
+	// gateway, when set, is the public door every public route goes
+	// through.
+	gateway *service
+	dataDir string
 }
 
-func (s splitShop) url(svc *service, path string) string { return "http://" + svc.addr + path }
+// url is where the public route path of svc is asked: through the gateway
+// when there is one, else at the service itself.
+func (s splitShop) url(svc *service, path string) string {
+	if s.gateway != nil {
+		return "http://" + s.gateway.addr + path
+	}
+	return s.direct(svc, path)
+}
+
+// direct is path at svc itself, for the routes no gateway lets through.
+func (s splitShop) direct(svc *service, path string) string { return "http://" + svc.addr + path }
 
 // startSplit starts the four binaries on free ports with a shared data dir;
 // discovery is whatever extra adds (static lists when it is nil).
@@ -161,7 +175,7 @@ func startSplit(t *testing.T, bins map[string]string, extra func(name string, ad
 		args := []string{"-data-dir", data, "-quiet"}
 		return append(args, extra(name, addrs)...)
 	}
-	var s splitShop
+	s := splitShop{dataDir: data}
 	s.users = start(t, bins["usersvc"], "usersvc", addrs["users"], append(common("users"),
 		"-admin-email", "admin@example.com", "-admin-password", "admin-password-1", "-bcrypt-cost", "4")...)
 	s.catalog = start(t, bins["catalogsvc"], "catalogsvc", addrs["catalog"], common("catalog")...)
@@ -203,9 +217,9 @@ func story(t *testing.T, s splitShop, disrupt func()) {
 	expect(t, 200, "POST", s.url(s.inventory, "/inventory/"+p), admin, `{"quantity":30}`)
 	expect(t, 404, "POST", s.url(s.inventory, "/inventory/nope"), admin, `{"quantity":5}`) // checked against the catalog
 	// A customer's token never opens the internal routes.
-	expect(t, 403, "POST", s.url(s.inventory, "/internal/reservations/x/commit"), customer, "")
+	expect(t, 403, "POST", s.direct(s.inventory, "/internal/reservations/x/commit"), customer, "")
 	// Nor can it push events: 403 over HTTP; with a broker the route does not exist.
-	if status, _ := call(t, "POST", s.url(s.inventory, "/internal/events"), customer, "{}"); status != 403 && status != 404 {
+	if status, _ := call(t, "POST", s.direct(s.inventory, "/internal/events"), customer, "{}"); status != 403 && status != 404 {
 		t.Fatalf("a customer pushing an event = %d, want 403 (or 404 with a broker)", status)
 	}
 
@@ -282,14 +296,45 @@ func story(t *testing.T, s splitShop, disrupt func()) {
 	if onHand, reserved := stock(); onHand != 23 || reserved != 0 {
 		t.Fatalf("stock = %v on hand, %v reserved after catching up, want 23 and 0: an event was applied twice", onHand, reserved)
 	}
-	dead := expect(t, 200, "GET", s.url(s.inventory, "/admin/dead-letters"), admin, "")
+	dead := expect(t, 200, "GET", s.direct(s.inventory, "/admin/dead-letters"), admin, "")
 	if items := dead["items"].([]any); len(items) != 0 {
 		t.Fatalf("dead letters after the story = %v, want none", items)
 	}
-	expect(t, 403, "GET", s.url(s.inventory, "/admin/dead-letters"), customer, "")
+	expect(t, 403, "GET", s.direct(s.inventory, "/admin/dead-letters"), customer, "")
+	if s.gateway != nil { // what is behind the door stays there
+		for _, p := range []string{"/admin/dead-letters", "/internal/events", "/internal/reservations/x/commit"} {
+			if status, m := call(t, "POST", s.url(s.inventory, p), admin, "{}"); status != 404 || code(m) != "route_not_found" {
+				t.Fatalf("POST %s through the gateway = %d %v, want 404 route_not_found", p, status, m)
+			}
+		}
+	}
 	eventually(t, "orders succeed again", func() bool {
 		status, _ := call(t, "POST", s.url(s.orders, "/orders"), customer, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, p))
 		return status == 201
+	})
+}
+
+// The four binaries behind the gateway binary: the whole story through
+// the public door only, and while the inventory is down the gateway's
+// /readyz names it.
+func TestSplitShopThroughGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the four service binaries and the gateway")
+	}
+	s := startSplit(t, binaries(t), staticPeers)
+	gw := binarytest.Build(t, "../gateway")
+	up := func(svc *service) string { return "http://" + svc.addr }
+	s.gateway = start(t, gw, "gateway", binarytest.FreeAddr(t), "-data-dir", s.dataDir, "-quiet",
+		"-user-url", up(s.users), "-catalog-url", up(s.catalog), "-inventory-url", up(s.inventory), "-order-url", up(s.orders),
+		"-ip-rate", "10000", "-ip-burst", "10000", "-user-rate", "10000", "-user-burst", "10000", "-auth-rate", "10000", "-auth-burst", "10000")
+	story(t, s, func() {
+		if s.inventory.cmd != nil {
+			return // it is back: nothing to see
+		}
+		eventually(t, "the gateway's /readyz names the missing inventory", func() bool {
+			status, m := call(t, "GET", s.url(nil, "/readyz"), "", "")
+			return status == 503 && fmt.Sprint(m["failing"]) == "[inventory]"
+		})
 	})
 }
 

@@ -122,6 +122,10 @@ type Config struct {
 	// once (default DefaultMaxLimiterKeys); past it, the least recently
 	// used ones are dropped.
 	MaxLimiterKeys int
+	// HealthPath is what /readyz asks each upstream instance for: a service
+	// is ready when an instance whose breaker is not open answers it with
+	// 200 within a second (default "/healthz").
+	HealthPath string
 	// LimiterIdle is how long an unused limiter is kept before it is
 	// dropped (default DefaultLimiterIdle; a limiter idle long enough to
 	// have refilled its bucket is dropped anyway, since a new one is the
@@ -234,6 +238,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("gateway: Config.LimiterIdle is %v, want 0 (default) or more", c.LimiterIdle)
 	case c.LimiterIdle == 0:
 		c.LimiterIdle = DefaultLimiterIdle
+	}
+	switch {
+	case c.HealthPath == "":
+		c.HealthPath = "/healthz"
+	case !strings.HasPrefix(c.HealthPath, "/"):
+		return c, fmt.Errorf("gateway: Config.HealthPath is %q, want a path starting with /", c.HealthPath)
 	}
 	return c, nil
 }

@@ -91,11 +91,14 @@ func New(cfg Config) (*Gateway, error) {
 	slices.Sort(names)
 	byName := map[string]*upstream{}
 	checks := make([]shophttp.Check, 0, len(names))
+	probe := &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, name := range names {
 		up := newUpstream(name, cfg.Upstreams[name], cfg.Breakers, cfg.maxTimeout(name), cfg.Logger, m)
 		g.ups = append(g.ups, up)
 		byName[name] = up
-		checks = append(checks, shophttp.Check{Name: name, Func: func(context.Context) error { return up.ready() }})
+		checks = append(checks, shophttp.Check{Name: name, Func: func(ctx context.Context) error {
+			return up.ready(ctx, probe, cfg.HealthPath)
+		}})
 	}
 	g.ready = shophttp.ReadyHandler(checks...)
 	classes := map[string]*class{}

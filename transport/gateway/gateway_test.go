@@ -351,6 +351,9 @@ func TestGETRetriedOnAnotherInstancePOSTNever(t *testing.T) {
 
 func TestBreakerOpensAndReadyzSaysSo(t *testing.T) {
 	broken := echoUpstream(t, "catalog", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" { // the process is up; its routes fail
+			return
+		}
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(500)
 		io.WriteString(w, "<html><body>panic: runtime error at 10.1.2.3</body></html>")
@@ -699,10 +702,15 @@ func TestHealthz(t *testing.T) {
 	if r := e.do("GET", "/healthz", nil); r.status != 200 {
 		t.Fatalf("/healthz: %d", r.status)
 	}
-	// A refused connection is one failure: the breaker is still closed,
-	// so the gateway is ready until it opens.
+	// The only instance listed refuses connections: not ready, though its
+	// breaker is still closed, and the body names the service.
+	if r := e.do("GET", "/readyz", nil); r.status != 503 || !strings.Contains(string(r.body), `"failing":["order"]`) {
+		t.Fatalf("/readyz with the order service down: %d %s, want 503 naming order", r.status, r.body)
+	}
+	live := echoUpstream(t, "order", nil)
+	e = newEnv(t, map[string][]string{"order": {deadAddr(t), live.URL}}, nil)
 	if r := e.do("GET", "/readyz", nil); r.status != 200 {
-		t.Fatalf("/readyz: %d %s", r.status, r.body)
+		t.Fatalf("/readyz with one of two order instances up: %d %s, want 200", r.status, r.body)
 	}
 }
 

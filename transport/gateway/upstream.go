@@ -158,18 +158,49 @@ func (u *upstream) stateChanged(in *instance, from, to discovery.BreakerState) {
 	}
 }
 
-// ready returns nil when an instance's breaker is not open.
-func (u *upstream) ready() error {
+// ready returns nil when an instance whose breaker is not open answers
+// its health path (healthPath on it, through client) with a 200 within a
+// second: a static list names instances that may be down, and a breaker
+// only opens once requests fail.
+func (u *upstream) ready(ctx context.Context, client *http.Client, healthPath string) error {
 	live := *u.live.Load()
 	if len(live) == 0 {
 		return fmt.Errorf("no instance of %s known", u.name)
 	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	answers := make(chan bool, len(live))
+	asked := 0
 	for _, in := range live {
-		if in.breaker.State() != discovery.BreakerOpen {
+		if in.breaker.State() == discovery.BreakerOpen {
+			continue
+		}
+		asked++
+		go func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.scheme+"://"+in.host+in.path+healthPath, nil)
+			if err != nil {
+				answers <- false
+				return
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				answers <- false
+				return
+			}
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			answers <- resp.StatusCode == http.StatusOK
+		}()
+	}
+	if asked == 0 {
+		return fmt.Errorf("every breaker of %s is open", u.name)
+	}
+	for range asked {
+		if <-answers {
 			return nil
 		}
 	}
-	return fmt.Errorf("every breaker of %s is open", u.name)
+	return fmt.Errorf("no instance of %s answers %s", u.name, healthPath)
 }
 
 // pick returns the next instances in round-robin order, up to n, those
