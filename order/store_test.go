@@ -22,7 +22,9 @@ import (
 // outbox included, and closing the store leaves that database open.
 func TestNewSQLiteStore(t *testing.T) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "own.db"))
+	// A busy timeout, as NewSQLiteStore advises: the relay writes beside
+	// the store's own reads and writes.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "own.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

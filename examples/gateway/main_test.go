@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -49,27 +47,7 @@ func startBinary(t *testing.T, bin, addr string, args ...string) *proc {
 
 func call(t *testing.T, method, url, token, body string, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(raw) > 0 && json.Unmarshal(raw, &m) != nil {
-		t.Fatalf("%s %s: answer %q is not JSON", method, url, raw)
-	}
-	return resp.StatusCode, resp.Header, m
+	return binarytest.DoJSON(t, method, url, token, body, headers...)
 }
 
 func code(m map[string]any) string {

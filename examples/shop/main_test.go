@@ -95,37 +95,19 @@ func (p *shopProcess) call(method, path, token, body string, headers ...string) 
 
 func (p *shopProcess) raw(method, path, token, body string, headers ...string) (int, []byte) {
 	p.t.Helper()
-	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, h, raw := binarytest.Do(p.t, method, p.base+path, token, body, headers...)
 	for _, l := range leaks {
 		if bytes.Contains(raw, []byte(l)) {
 			p.t.Fatalf("%s %s: the answer leaks %q: %s", method, path, l, raw)
 		}
 	}
-	if resp.Header.Get("X-Request-ID") == "" {
+	if h.Get("X-Request-ID") == "" {
 		p.t.Fatalf("%s %s: no X-Request-ID in the answer", method, path)
 	}
-	if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		p.t.Fatalf("%s %s: error answer with Content-Type %q", method, path, resp.Header.Get("Content-Type"))
+	if status >= 400 && !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		p.t.Fatalf("%s %s: error answer with Content-Type %q", method, path, h.Get("Content-Type"))
 	}
-	return resp.StatusCode, raw
+	return status, raw
 }
 
 // expect checks an answer's status and, for errors, its code.

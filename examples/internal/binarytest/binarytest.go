@@ -7,7 +7,10 @@ package binarytest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +141,49 @@ func CheckStartupErrors(t *testing.T, bin, name string, base, secrets []string, 
 			}
 		})
 	}
+}
+
+// Do sends a request to a running binary: body as JSON when not empty, the
+// bearer token when not empty, and headers as name, value pairs. It returns
+// the status, the headers and the whole body, failing t when the request
+// cannot be sent.
+func Do(t testing.TB, method, url, token, body string, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the answer: %v", method, url, err)
+	}
+	return resp.StatusCode, resp.Header, raw
+}
+
+// DoJSON is Do for a JSON answer, decoded (nil for an empty body); an
+// answer that is not JSON fails t.
+func DoJSON(t testing.TB, method, url, token, body string, headers ...string) (int, http.Header, map[string]any) {
+	t.Helper()
+	status, h, raw := Do(t, method, url, token, body, headers...)
+	var m map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s %s: answer %q is not JSON", method, url, raw)
+		}
+	}
+	return status, h, m
 }
