@@ -8,6 +8,9 @@
 //     most 1.5x;
 //   - POST /orders (one line, a customer token): at least 0.5x the bare
 //     one-transaction order;
+//   - one gateway hop (GET /products/{id} through transport/gateway in front
+//     of the shop): at least 0.8x the requests/s of a plain
+//     httputil.ReverseProxy with MaxIdleConnsPerHost raised, p99 at most 1.3x;
 //   - the shop's peak resident memory under that load below 80 MB;
 //   - the shop ready to serve (GET /readyz answers 200) within 300 ms of
 //     starting on an existing data dir.
@@ -65,6 +68,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// hopName names the gateway hop's row.
+const hopName = "GET via gateway"
 
 type measurement struct {
 	name  string
@@ -150,6 +156,19 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 		{"POST /orders", target{newReq("POST", "http://"+bareAddr+"/orders", ""), bareOrder},
 			target{newReq("POST", base+"/orders", token), shopOrder}},
 	}
+	// One gateway hop: GET /products/{id} through the gateway against a
+	// tuned ReverseProxy, both in front of the shop (the "bare" column is
+	// the ReverseProxy).
+	proxyAddr, gatewayAddr, stopProxies, err := proxies(shopAddr)
+	if err != nil {
+		return fmt.Errorf("start the proxies: %w", err)
+	}
+	defer stopProxies()
+	pairs = append(pairs, struct {
+		name       string
+		bare, shop target
+	}{hopName, target{newReq("GET", "http://"+proxyAddr+"/products/"+productID, ""), nil},
+		target{newReq("GET", "http://"+gatewayAddr+"/products/"+productID, ""), nil}})
 
 	var peakRSS int64
 	var rssMu sync.Mutex
@@ -228,8 +247,12 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 				verdict("GET /products/{id} p99 <= 1.5x bare", p99x <= 1.5, fmt.Sprintf("%.2fx", p99x)))
 		case "POST /orders":
 			verdicts = append(verdicts, verdict("POST /orders req/s >= 0.5x bare", m.ratio[i] >= 0.5, fmt.Sprintf("%.2fx", m.ratio[i])))
+		case hopName:
+			verdicts = append(verdicts, verdict("gateway hop req/s >= 0.8x ReverseProxy", m.ratio[i] >= 0.8, fmt.Sprintf("%.2fx", m.ratio[i])),
+				verdict("gateway hop p99 <= 1.3x ReverseProxy", p99x <= 1.3, fmt.Sprintf("%.2fx", p99x)))
 		}
 	}
+	fmt.Printf("(%s: the bare column is a tuned httputil.ReverseProxy, the shop column the gateway, both in front of the shop)\n", hopName)
 	rssMB := float64(max(peakRSS, hwm)) / 1024
 	slices.Sort(readies)
 	verdicts = append(verdicts,
