@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -70,8 +72,9 @@ func orderEventHandler(apply func(ctx context.Context, orderID string) error, lo
 	}
 }
 
-// ConsumedEvents returns the event types the inventory consumes (the keys
-// of EventHandlers), for binding its queue or subscribing it to pushes.
+// ConsumedEvents returns the event types the inventory consumes, sorted:
+// the keys of EventHandlers, for binding its queue or subscribing it to
+// pushes.
 func ConsumedEvents() []string {
-	return []string{shop.EventOrderPaid, shop.EventOrderCancelled, shop.EventOrderExpired, shop.EventOrderRefunded}
+	return slices.Sorted(maps.Keys(EventHandlers(nil, log.NewNopLogger())))
 }

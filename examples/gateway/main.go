@@ -70,13 +70,18 @@ var services = []struct{ name, flag, def string }{
 	{"order", "order-url", app.OrdersAddr},
 }
 
+// envName is the environment variable of flag ("user-url": SHOP_USER_URL).
+func envName(flag string) string {
+	return config.EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s := settings{urls: map[string]*string{}}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&s.addr, "addr", "127.0.0.1:8080", "listen address (SHOP_ADDR)")
 	for _, svc := range services {
-		s.urls[svc.name] = fs.String(svc.flag, svc.def, svc.name+" service instances, comma-separated; ignored with -consul (SHOP_"+strings.ToUpper(strings.ReplaceAll(svc.flag, "-", "_"))+")")
+		s.urls[svc.name] = fs.String(svc.flag, svc.def, svc.name+" service instances, comma-separated; ignored with -consul ("+envName(svc.flag)+")")
 	}
 	fs.StringVar(&s.consul, "consul", "", "Consul agent address: find the services through it (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
@@ -145,8 +150,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	defer peers.Close()
 	upstreams := map[string]sd.Instancer{}
 	for _, svc := range services {
-		flagName := svc.flag + " (SHOP_" + strings.ToUpper(strings.ReplaceAll(svc.flag, "-", "_")) + ")"
-		if upstreams[svc.name], err = peers.Instancer(svc.name, *s.urls[svc.name], flagName); err != nil {
+		if upstreams[svc.name], err = peers.Instancer(svc.name, *s.urls[svc.name], svc.flag+" ("+envName(svc.flag)+")"); err != nil {
 			return err
 		}
 	}

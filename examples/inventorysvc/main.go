@@ -113,29 +113,29 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	// The order events, applied through the inbox on the inventory's own
 	// database. With RabbitMQ, given-up events go to the queue's dead-letter
 	// queue; over HTTP, the inbox parks them.
-	handlers := inventory.EventHandlers(stock, svc.Logger)
-	var deadLetters shop.DeadLetters
+	var consumer shop.Subscriber
+	var sub *amqp.Subscriber
+	inboxOpts := []inbox.Option{inbox.Logger(svc.Logger)}
 	if url := s.Events.AMQP; url != "" {
-		ib := store.Inbox(inbox.Logger(svc.Logger), inbox.DeadLetterToTransport())
-		sub, err := amqp.NewSubscriber(url, inventory.Consumer, s.Events.AMQPOptions(svc.Logger)...)
-		if err != nil {
+		if sub, err = amqp.NewSubscriber(url, inventory.Consumer, s.Events.AMQPOptions(svc.Logger)...); err != nil {
 			return fmt.Errorf("configuration: amqp (SHOP_AMQP_URL): %w", err)
 		}
-		if err := ib.Subscribe(sub, handlers); err != nil {
-			return err
-		}
-		wg.Go(func() { sub.Run(bg) })
-		wg.Go(func() { ib.Run(bg) })
-		deadLetters = sub
+		consumer = sub
+		inboxOpts = append(inboxOpts, inbox.DeadLetterToTransport())
 	} else {
-		ib := store.Inbox(inbox.Logger(svc.Logger))
 		receiver := cehttp.NewReceiver(svc.Verifier, svc.Logger)
-		if err := ib.Subscribe(receiver, handlers); err != nil {
-			return err
-		}
 		mux.Handle(cehttp.Path, receiver)
-		wg.Go(func() { ib.Run(bg) })
-		deadLetters = ib
+		consumer = receiver
+	}
+	ib := store.Inbox(inboxOpts...)
+	if err := ib.Subscribe(consumer, inventory.EventHandlers(stock, svc.Logger)); err != nil {
+		return err
+	}
+	wg.Go(func() { ib.Run(bg) })
+	var deadLetters shop.DeadLetters = ib
+	if sub != nil {
+		wg.Go(func() { sub.Run(bg) })
+		deadLetters = sub
 	}
 	dead := shophttp.DeadLetterHandler(deadLetters, svc.Verifier, svc.Logger)
 	mux.Handle(shophttp.DeadLettersPath, dead)

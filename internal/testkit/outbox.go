@@ -107,6 +107,13 @@ func (r *Recorder) Events() []shop.Event {
 	return slices.Clone(r.events)
 }
 
+// Len returns how many events were recorded so far.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
 // RelayTimeout is how long WaitRelayed waits.
 const RelayTimeout = 20 * time.Second
 

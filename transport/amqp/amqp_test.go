@@ -15,15 +15,16 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/testkit"
 	"github.com/kitshop/shop/transport/amqp"
 )
 
 func TestPublishAndConsume(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subscriber("billing")
-	rec := &recorder{}
+	rec := &testkit.Recorder{}
 	for _, typ := range []string{shop.EventOrderCreated, shop.EventOrderPaid} {
-		if err := sub.Subscribe(typ, rec.handle); err != nil {
+		if err := sub.Subscribe(typ, rec.Handle); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,8 +69,8 @@ func TestPublishAndConsume(t *testing.T) {
 		}
 	}
 
-	waitUntil(t, 30*time.Second, "40 events", func() bool { return rec.count() >= len(want) })
-	got := rec.got()
+	waitUntil(t, 30*time.Second, "40 events", func() bool { return rec.Len() >= len(want) })
+	got := rec.Events()
 	if len(got) != len(want) {
 		t.Fatalf("got %d events, want %d: %v", len(got), len(want), ids(got))
 	}
@@ -266,13 +267,13 @@ func TestStopMidHandling(t *testing.T) {
 			stopFirst() // returns once first has stopped, its handler still blocked or not
 
 			second := e.subscriber("shipping")
-			rec := &recorder{}
-			if err := second.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+			rec := &testkit.Recorder{}
+			if err := second.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
 				t.Fatal(err)
 			}
 			start(t, second)
-			waitUntil(t, 30*time.Second, "three events at the second subscriber", func() bool { return rec.count() >= 3 })
-			got := rec.got()
+			waitUntil(t, 30*time.Second, "three events at the second subscriber", func() bool { return rec.Len() >= 3 })
+			got := rec.Events()
 			if !slices.Equal(ids(got), ids(want)) {
 				t.Fatalf("second subscriber got %v, want %v", ids(got), ids(want))
 			}
@@ -346,7 +347,7 @@ func TestDeadLetters(t *testing.T) {
 	sub := e.subscriber("inventory")
 	var mu sync.Mutex
 	broken := true
-	rec := &recorder{}
+	rec := &testkit.Recorder{}
 	err := sub.Subscribe(shop.EventOrderPaid, func(ctx context.Context, ev shop.Event) error {
 		mu.Lock()
 		b := broken
@@ -354,7 +355,7 @@ func TestDeadLetters(t *testing.T) {
 		if b && strings.HasPrefix(ev.Subject, "poison") {
 			return fmt.Errorf("%w after 5 attempts: no reservation for %s", shop.ErrDeadLetter, ev.Subject)
 		}
-		return rec.handle(ctx, ev)
+		return rec.Handle(ctx, ev)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -370,7 +371,7 @@ func TestDeadLetters(t *testing.T) {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
-	waitUntil(t, 30*time.Second, "the three good events", func() bool { return rec.count() >= 3 })
+	waitUntil(t, 30*time.Second, "the three good events", func() bool { return rec.Len() >= 3 })
 
 	var dead []shop.DeadLetter
 	waitUntil(t, 30*time.Second, "two dead letters", func() bool {
@@ -421,7 +422,7 @@ func TestDeadLetters(t *testing.T) {
 	if err := sub.Replay(ctx, poison2.ID); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
-	waitUntil(t, 30*time.Second, "the replayed event", func() bool { return rec.count() >= 4 })
+	waitUntil(t, 30*time.Second, "the replayed event", func() bool { return rec.Len() >= 4 })
 	rest, err := sub.DeadLetters(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -430,13 +431,13 @@ func TestDeadLetters(t *testing.T) {
 	if err := sub.Replay(ctx, poison1.ID); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
-	waitUntil(t, 30*time.Second, "the second replayed event", func() bool { return rec.count() >= 5 })
+	waitUntil(t, 30*time.Second, "the second replayed event", func() bool { return rec.Len() >= 5 })
 	rest, err = sub.DeadLetters(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(rest)
-	got := rec.got()
+	got := rec.Events()
 	if diff := sameEvent(poison2, got[3]); diff != "" {
 		t.Fatalf("replayed event:\n%s", diff)
 	}
@@ -453,8 +454,8 @@ func TestDeadLetters(t *testing.T) {
 func TestNotAnEvent(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subscriber("inventory")
-	rec := &recorder{}
-	if err := sub.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+	rec := &testkit.Recorder{}
+	if err := sub.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
 	start(t, sub)
@@ -469,7 +470,7 @@ func TestNotAnEvent(t *testing.T) {
 	if err := e.publisher().Publish(context.Background(), good); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the good event", func() bool { return rec.count() >= 1 })
+	waitUntil(t, 30*time.Second, "the good event", func() bool { return rec.Len() >= 1 })
 	dead, err := sub.DeadLetters(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
@@ -478,7 +479,7 @@ func TestNotAnEvent(t *testing.T) {
 		!strings.Contains(dead[0].Reason, "not a valid event") {
 		t.Fatalf("dead letters %+v, want garbage-1 as not a valid event", dead)
 	}
-	if got := rec.got(); len(got) != 1 || got[0].ID != good.ID {
+	if got := rec.Events(); len(got) != 1 || got[0].ID != good.ID {
 		t.Fatalf("handled %v, want only %s", ids(got), good.ID)
 	}
 }
@@ -489,8 +490,8 @@ func TestNotAnEvent(t *testing.T) {
 func TestBrokerDeadLetters(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subscriber("inventory")
-	rec := &recorder{}
-	if err := sub.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+	rec := &testkit.Recorder{}
+	if err := sub.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
 	stop := start(t, sub)
@@ -524,12 +525,12 @@ func TestBrokerDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := e.subscriber("inventory")
-	if err := again.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+	if err := again.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
 	start(t, again)
-	waitUntil(t, 30*time.Second, "the replayed event", func() bool { return rec.count() >= 1 })
-	if diff := sameEvent(ev, rec.got()[0]); diff != "" {
+	waitUntil(t, 30*time.Second, "the replayed event", func() bool { return rec.Len() >= 1 })
+	if diff := sameEvent(ev, rec.Events()[0]); diff != "" {
 		t.Fatal(diff)
 	}
 }
@@ -696,8 +697,8 @@ func TestDeadLettersOfUnknownQueue(t *testing.T) {
 func TestStaleBinding(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subscriber("billing")
-	rec := &recorder{}
-	if err := sub.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+	rec := &testkit.Recorder{}
+	if err := sub.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
 	start(t, sub)
@@ -717,15 +718,15 @@ func TestStaleBinding(t *testing.T) {
 		}
 	}
 	publish(event(t, shop.EventOrderRefunded, "o1", 1), event(t, shop.EventOrderPaid, "o1", 2))
-	waitUntil(t, 30*time.Second, "the paid event", func() bool { return rec.count() >= 1 })
+	waitUntil(t, 30*time.Second, "the paid event", func() bool { return rec.Len() >= 1 })
 	// Had the binding stayed, the second refund would arrive before the
 	// second payment and be dropped (and logged) too.
 	publish(event(t, shop.EventOrderRefunded, "o2", 1), event(t, shop.EventOrderPaid, "o2", 2))
-	waitUntil(t, 30*time.Second, "the second paid event", func() bool { return rec.count() >= 2 })
+	waitUntil(t, 30*time.Second, "the second paid event", func() bool { return rec.Len() >= 2 })
 	if n := strings.Count(e.logs.String(), "no handler for this event type; dropped"); n != 1 {
 		t.Fatalf("%d events dropped for want of a handler, want 1 (the binding should be gone after it)", n)
 	}
-	for _, ev := range rec.got() {
+	for _, ev := range rec.Events() {
 		if ev.Type != shop.EventOrderPaid {
 			t.Fatalf("the handler of %s got a %s", shop.EventOrderPaid, ev.Type)
 		}

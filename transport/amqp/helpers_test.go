@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -139,31 +138,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 	}
 }
 
-// recorder is a handler that records the events it is given.
-type recorder struct {
-	mu     sync.Mutex
-	events []shop.Event
-}
-
-func (r *recorder) handle(_ context.Context, e shop.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) got() []shop.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]shop.Event(nil), r.events...)
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
-}
-
+// testData is the data of the tests' events.
 type testData struct {
 	N   int    `json:"n"`
 	Tag string `json:"tag"`

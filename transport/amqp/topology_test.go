@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/testkit"
 	"github.com/kitshop/shop/transport/amqp"
 )
 
@@ -21,13 +22,13 @@ func TestPublisherDeclaresConsumerQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := e.subscriber("inventory")
-	rec := &recorder{}
-	if err := sub.Subscribe(shop.EventOrderPaid, rec.handle); err != nil {
+	rec := &testkit.Recorder{}
+	if err := sub.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
 		t.Fatal(err)
 	}
 	start(t, sub)
-	waitUntil(t, 20*time.Second, "the early event", func() bool { return rec.count() == 1 })
-	if got := rec.got()[0]; got.ID != early.ID {
+	waitUntil(t, 20*time.Second, "the early event", func() bool { return rec.Len() == 1 })
+	if got := rec.Events()[0]; got.ID != early.ID {
 		t.Errorf("got %s, want the early event %s", got.ID, early.ID)
 	}
 }
