@@ -13,11 +13,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -38,10 +40,20 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveCommand {
+		serveOne(os.Args[2:])
+		return
+	}
 	app.Main("shop", func(ctx context.Context, args []string, stderr io.Writer) error {
 		return run(ctx, args, stderr, nil)
 	})
 }
+
+// The topologies of -topology.
+const (
+	monolith = "monolith"
+	split    = "split"
+)
 
 // settings are the shop's configuration: the settings every example takes,
 // and the shop's own.
@@ -50,6 +62,13 @@ type settings struct {
 	orderTTL   time.Duration
 	sampleData bool
 	debugAddr  string
+
+	// The split topology's own settings.
+	topology      string
+	consul        string
+	events        app.EventSettings
+	servicePort   int
+	gatewayLimits bool
 }
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
@@ -59,15 +78,42 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s.Register(fs, "127.0.0.1:8080")
 	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock (SHOP_ORDER_TTL)")
 	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue (SHOP_SAMPLE_DATA)")
-	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "monolith only: serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
+	fs.StringVar(&s.topology, "topology", monolith, "monolith: every service in this one process; split: the four services and the gateway as child processes on loopback, talking over HTTP and events (SHOP_TOPOLOGY)")
+	fs.StringVar(&s.consul, "consul", "", "split only: the Consul agent the services register with and find each other through; unset: static addresses (SHOP_CONSUL_ADDR)")
+	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	s.events.Register(fs)
+	fs.IntVar(&s.servicePort, "service-port", 5001, "split only: the first of four loopback ports, for the user, catalog, order and inventory services in that order; 0 picks free ports (SHOP_SERVICE_PORT)")
+	fs.BoolVar(&s.gatewayLimits, "gateway-limits", true, "split only: the gateway's rate limits per client IP and per user (examples/gateway's defaults); false for load tests (SHOP_GATEWAY_LIMITS)")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
 	if err := s.Check(fs); err != nil {
 		return s, err
 	}
+	if err := s.events.Check(); err != nil {
+		return s, err
+	}
 	if s.orderTTL < 100*time.Millisecond {
 		return s, fmt.Errorf("configuration: order-ttl (SHOP_ORDER_TTL) must be at least 100ms, got %s", s.orderTTL)
+	}
+	switch s.topology {
+	case monolith:
+		switch {
+		case s.consul != "":
+			return s, errors.New("configuration: consul (SHOP_CONSUL_ADDR) needs -topology split: in one process the services call each other directly")
+		case s.events.AMQP != "":
+			return s, errors.New("configuration: amqp (SHOP_AMQP_URL) needs -topology split: in one process events travel in process")
+		}
+	case split:
+		switch {
+		case s.debugAddr != "":
+			return s, errors.New("configuration: debug-addr (SHOP_DEBUG_ADDR) works with -topology monolith only; profile a split shop's services one by one")
+		case s.servicePort < 0 || s.servicePort > 65535-3:
+			return s, fmt.Errorf("configuration: service-port (SHOP_SERVICE_PORT) must be 0 or a port with three free ports after it, got %d", s.servicePort)
+		}
+	default:
+		return s, fmt.Errorf("configuration: topology (SHOP_TOPOLOGY) must be %s or %s, got %q", monolith, split, s.topology)
 	}
 	return s, nil
 }
@@ -83,6 +129,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	logger, flushLog := app.Logger(stderr, s.Quiet)
 	defer flushLog()
+	if s.topology == split {
+		return runSplit(ctx, s, stderr, logger, start, ready)
+	}
 	tokens, err := s.Tokens()
 	if err != nil {
 		return err

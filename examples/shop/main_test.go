@@ -20,11 +20,41 @@ import (
 	"github.com/kitshop/shop/internal/testkit"
 )
 
+// TestMain lets the test binary stand in for the shop binary when the split
+// topology under test starts its children as "<binary> serve NAME ...".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == serveCommand {
+		serveOne(os.Args[2:])
+		return
+	}
+	os.Exit(m.Run())
+}
+
 // isolate keeps SHOP_* variables of the environment out of the test.
 func isolate(t *testing.T) {
 	for _, k := range []string{"ADDR", "DATA_DIR", "ADMIN_EMAIL", "ADMIN_PASSWORD", "SECRET_KEY", "ORDER_TTL",
-		"TOKEN_TTL", "BCRYPT_COST", "SAMPLE_DATA", "QUIET"} {
+		"TOKEN_TTL", "BCRYPT_COST", "SAMPLE_DATA", "QUIET", "TOPOLOGY", "CONSUL_ADDR", "AMQP_URL", "AMQP_PREFIX",
+		"SERVICE_PORT", "GATEWAY_LIMITS", "DEBUG_ADDR"} {
 		t.Setenv("SHOP_"+k, "")
+	}
+}
+
+// topologies are the two ways to run the shop, as the flags that pick
+// them. The split shop's services take free ports, and its gateway has no
+// rate limits: the tests sign in faster than a person would (the limits
+// have tests of their own in examples/gateway).
+var topologies = []struct {
+	name string
+	args []string
+}{
+	{monolith, nil},
+	{split, []string{"-topology", split, "-service-port", "0", "-gateway-limits=false"}},
+}
+
+// eachTopology runs test against a shop of each topology.
+func eachTopology(t *testing.T, test func(t *testing.T, topology string, args []string)) {
+	for _, tp := range topologies {
+		t.Run(tp.name, func(t *testing.T) { test(t, tp.name, tp.args) })
 	}
 }
 
@@ -171,7 +201,13 @@ func (p *shopProcess) products(query string) []map[string]any {
 }
 
 func TestShopStory(t *testing.T) {
-	p := startShop(t, t.TempDir())
+	eachTopology(t, testShopStory)
+}
+
+// testShopStory is the public API's end-to-end story: every route, its
+// refusals, and the stock moving through the saga.
+func testShopStory(t *testing.T, topology string, args []string) {
+	p := startShop(t, t.TempDir(), args...)
 
 	// Health, readiness, metrics.
 	p.expect(200, "", "GET", "/healthz", "", "")
@@ -327,8 +363,14 @@ func TestShopStory(t *testing.T) {
 	p.expect(404, "route_not_found", "POST", "/internal/reservations", admin, `{}`)
 	p.expect(413, "body_too_large", "POST", "/register", "", `{"name":"`+strings.Repeat("a", 100<<10)+`"}`)
 
+	// The public /metrics is the process's own: every service's in one
+	// process, the gateway's in front of the split shop.
+	metrics := []string{"kitshop_user_requests_total", "kitshop_order_request_duration_seconds", `code="insufficient_stock"`, "process_resident_memory_bytes"}
+	if topology == split {
+		metrics = []string{`kitshop_gateway_requests_total{route="POST /orders",status="409"}`, "kitshop_gateway_request_duration_seconds", `kitshop_gateway_breaker_state{instance="order-1"`, "process_resident_memory_bytes"}
+	}
 	status, raw := p.raw("GET", "/metrics", "", "")
-	for _, metric := range []string{"kitshop_user_requests_total", "kitshop_order_request_duration_seconds", `code="insufficient_stock"`, "process_resident_memory_bytes"} {
+	for _, metric := range metrics {
 		if status != 200 || !bytes.Contains(raw, []byte(metric)) {
 			t.Fatalf("/metrics = %d, without %s", status, metric)
 		}
@@ -346,7 +388,12 @@ func TestShopStory(t *testing.T) {
 }
 
 func TestScarceStockIsNeverOversold(t *testing.T) {
-	p := startShop(t, t.TempDir(), "-sample-data=false", "-quiet")
+	eachTopology(t, func(t *testing.T, _ string, args []string) {
+		testScarceStockIsNeverOversold(t, startShop(t, t.TempDir(), append(args, "-sample-data=false", "-quiet")...))
+	})
+}
+
+func testScarceStockIsNeverOversold(t *testing.T, p *shopProcess) {
 	admin := p.login(adminEmail, adminPassword)
 	id := p.expect(201, "", "POST", "/products", admin, `{"sku":"RARE-1","name":"Rare","price":100,"currency":"USD"}`)["id"].(string)
 	p.expect(200, "", "POST", "/inventory/"+id, admin, `{"quantity":5}`)
@@ -390,7 +437,12 @@ func TestScarceStockIsNeverOversold(t *testing.T) {
 }
 
 func TestUnpaidOrdersExpire(t *testing.T) {
-	p := startShop(t, t.TempDir(), "-order-ttl", "1s", "-quiet")
+	eachTopology(t, func(t *testing.T, _ string, args []string) {
+		testUnpaidOrdersExpire(t, startShop(t, t.TempDir(), append(args, "-order-ttl", "1s", "-quiet")...))
+	})
+}
+
+func testUnpaidOrdersExpire(t *testing.T, p *shopProcess) {
 	products := p.products("?q=Cap")
 	if len(products) != 1 {
 		t.Fatalf("sample cap: %v", products)
@@ -415,15 +467,19 @@ func TestUnpaidOrdersExpire(t *testing.T) {
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
+	eachTopology(t, testRestartKeepsEverything)
+}
+
+func testRestartKeepsEverything(t *testing.T, _ string, args []string) {
 	dir := t.TempDir()
-	p := startShop(t, dir, "-quiet")
+	p := startShop(t, dir, append(args, "-quiet")...)
 	p.register("stay@example.com", "stay-password", "Stay")
 	token := p.login("stay@example.com", "stay-password")
 	first := p.products("?limit=100")
 	o := p.expect(201, "", "POST", "/orders", token, fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, first[0]["id"]))
 	p.stop()
 
-	q := startShop(t, dir, "-quiet")
+	q := startShop(t, dir, append(args, "-quiet")...)
 	if again := q.products("?limit=100"); len(again) != len(first) {
 		t.Fatalf("after a restart the catalogue has %d products, before %d (sample data loaded twice?)", len(again), len(first))
 	}
@@ -449,6 +505,12 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 		{[]string{"-secret-key", "too-short-secret"}, "secret-key"},
 		{[]string{"-bcrypt-cost", "99"}, "bcrypt-cost"},
 		{[]string{"-addr", "256.0.0.1:99999"}, "addr (SHOP_ADDR)"},
+		{[]string{"-topology", "mesh"}, "topology (SHOP_TOPOLOGY)"},
+		{[]string{"-consul", "127.0.0.1:8500"}, "consul (SHOP_CONSUL_ADDR) needs -topology split"},
+		{[]string{"-amqp", "amqp://guest:guest@127.0.0.1:5672/"}, "amqp (SHOP_AMQP_URL) needs -topology split"},
+		{[]string{"-topology", "split", "-amqp", "http://broker"}, "amqp (SHOP_AMQP_URL)"},
+		{[]string{"-topology", "split", "-debug-addr", "127.0.0.1:6060"}, "debug-addr (SHOP_DEBUG_ADDR)"},
+		{[]string{"-topology", "split", "-service-port", "65534"}, "service-port (SHOP_SERVICE_PORT)"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

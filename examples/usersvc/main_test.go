@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/examples/internal/services/usersvc"
 	"github.com/kitshop/shop/internal/testkit"
 
 	"github.com/kitshop/shop"
@@ -36,7 +37,7 @@ func start(t *testing.T, args ...string) *instance {
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), logs, func(a net.Addr) { addrc <- a })
+		done <- usersvc.Run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), logs, func(a net.Addr) { addrc <- a })
 	}()
 	var stopped bool
 	var stopErr error
@@ -285,7 +286,7 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 			}
 			var logs testkit.SyncBuffer
 			listened := false
-			err := run(context.Background(), tt.args, &logs, func(net.Addr) { listened = true })
+			err := usersvc.Run(context.Background(), tt.args, &logs, func(net.Addr) { listened = true })
 			if err == nil || listened {
 				t.Fatalf("started (err %v, listened %v); log:\n%s", err, listened, logs.String())
 			}

@@ -221,8 +221,14 @@ func DebugServer(ctx context.Context, addr string) error {
 // SIGTERM, then exits: 0 after a clean stop, 2 after -h, and 1 after anything
 // else, with the error printed to stderr as one line "name: error".
 func Main(name string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
+	MainArgs(name, os.Args[1:], run)
+}
+
+// MainArgs is Main with the arguments given rather than taken from os.Args,
+// for a binary whose first arguments pick what it runs (shop serve user).
+func MainArgs(name string, args []string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
+	err := run(ctx, args, os.Stderr)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(2)
