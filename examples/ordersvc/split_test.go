@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	neturl "net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/binarytest"
 
 	"github.com/kitshop/shop/internal/testkit"
@@ -423,53 +420,6 @@ func TestServiceBinariesRefuseBadSettings(t *testing.T) {
 	}
 }
 
-// amqpVhost returns the URL of a virtual host of its own on the RabbitMQ
-// broker of SHOP_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/),
-// deleted with everything in it when the test ends, and a function that
-// closes every connection to it, as a broker restart would. Outside CI a
-// missing broker skips the test; with CI=true it fails it.
-func amqpVhost(t *testing.T) (url string, closeConnections func()) {
-	t.Helper()
-	base := os.Getenv("SHOP_TEST_AMQP_URL")
-	if base == "" {
-		base = "amqp://guest:guest@127.0.0.1:5672/"
-	}
-	fail := t.Skipf
-	if os.Getenv("CI") == "true" {
-		fail = t.Fatalf
-	}
-	u, err := neturl.Parse(base)
-	if err != nil {
-		t.Fatalf("SHOP_TEST_AMQP_URL: %v", err)
-	}
-	if conn, err := net.DialTimeout("tcp", u.Host, 3*time.Second); err != nil {
-		fail("RabbitMQ at %s is unreachable; start rabbitmq-server or set SHOP_TEST_AMQP_URL: %v", u.Host, err)
-	} else {
-		conn.Close()
-	}
-	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		fail("rabbitmqctl is not on PATH; this test makes a virtual host with it")
-	}
-	ctl := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
-			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
-		}
-	}
-	vhost := "kitshop-test-" + strings.ToLower(shop.NewID())
-	user := "guest"
-	if u.User != nil && u.User.Username() != "" {
-		user = u.User.Username()
-	}
-	ctl("add_vhost", vhost)
-	t.Cleanup(func() { ctl("delete_vhost", vhost) })
-	ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-	u.Path = "/" + vhost
-	return u.String(), func() {
-		ctl("close_all_connections", "--vhost", vhost, "--limit", "1000", "test: the broker went away")
-	}
-}
-
 // The four binaries with RabbitMQ between them: the story holds while the
 // broker closes every connection, once while the inventory is down and
 // once after it is back; nothing is lost and nothing applied twice.
@@ -477,7 +427,7 @@ func TestSplitShopAMQP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the four service binaries")
 	}
-	url, closeConnections := amqpVhost(t)
+	url, closeConnections := binarytest.AMQPVhost(t)
 	s := startSplit(t, binaries(t), func(name string, addrs map[string]string) []string {
 		return append(staticPeers(name, addrs), "-amqp", url)
 	})

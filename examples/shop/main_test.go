@@ -202,6 +202,12 @@ func (p *shopProcess) products(query string) []map[string]any {
 
 func TestShopStory(t *testing.T) {
 	eachTopology(t, testShopStory)
+	// The saga's events through RabbitMQ (a virtual host of the test's
+	// own): with -amqp the inventory has no HTTP route for events at all.
+	t.Run("split with RabbitMQ", func(t *testing.T) {
+		url, _ := binarytest.AMQPVhost(t)
+		testShopStory(t, split, append(topologies[1].args, "-amqp", url))
+	})
 }
 
 // testShopStory is the public API's end-to-end story: every route, its

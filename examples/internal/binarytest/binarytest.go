@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/user"
 )
 
@@ -186,4 +188,51 @@ func DoJSON(t testing.TB, method, url, token, body string, headers ...string) (i
 		}
 	}
 	return status, h, m
+}
+
+// AMQPVhost returns the URL of a virtual host of its own on the RabbitMQ
+// broker of SHOP_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/),
+// deleted with everything in it when the test ends, and a function that
+// closes every connection to it, as a broker restart would. Outside CI a
+// missing broker skips the test; with CI=true it fails it.
+func AMQPVhost(t *testing.T) (amqpURL string, closeConnections func()) {
+	t.Helper()
+	base := os.Getenv("SHOP_TEST_AMQP_URL")
+	if base == "" {
+		base = "amqp://guest:guest@127.0.0.1:5672/"
+	}
+	fail := t.Skipf
+	if os.Getenv("CI") == "true" {
+		fail = t.Fatalf
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("SHOP_TEST_AMQP_URL: %v", err)
+	}
+	if conn, err := net.DialTimeout("tcp", u.Host, 3*time.Second); err != nil {
+		fail("RabbitMQ at %s is unreachable; start rabbitmq-server or set SHOP_TEST_AMQP_URL: %v", u.Host, err)
+	} else {
+		conn.Close()
+	}
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		fail("rabbitmqctl is not on PATH; this test makes a virtual host with it")
+	}
+	ctl := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	vhost := "kitshop-test-" + strings.ToLower(shop.NewID())
+	user := "guest"
+	if u.User != nil && u.User.Username() != "" {
+		user = u.User.Username()
+	}
+	ctl("add_vhost", vhost)
+	t.Cleanup(func() { ctl("delete_vhost", vhost) })
+	ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+	u.Path = "/" + vhost
+	return u.String(), func() {
+		ctl("close_all_connections", "--vhost", vhost, "--limit", "1000", "test: the broker went away")
+	}
 }
