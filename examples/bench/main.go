@@ -11,6 +11,10 @@
 //   - one gateway hop (GET /products/{id} through transport/gateway in front
 //     of the shop): at least 0.8x the requests/s of a plain
 //     httputil.ReverseProxy with MaxIdleConnsPerHost raised, p99 at most 1.3x;
+//   - POST /orders through the gateway of the split shop (examples/shop
+//     -topology split: four services and the gateway, five processes)
+//     against the monolith: reported, with the CPU each process spends per
+//     order; with -profile-split DIR also a CPU profile of every part;
 //   - the shop's peak resident memory under that load below 80 MB;
 //   - the shop ready to serve (GET /readyz answers 200) within 300 ms of
 //     starting on an existing data dir.
@@ -19,6 +23,7 @@
 //
 //	go run ./examples/bench            # -c 32 -d 8s, one round
 //	go run ./examples/bench -rounds 3  # median of three rounds
+//	go run ./examples/bench -wrk -profile-split /tmp/prof  # wrk, and profiles of the split shop
 //
 // Absolute figures drift between machines and runs; ratios measured in the
 // same run hold.
@@ -57,13 +62,14 @@ func main() {
 		starts   = flag.Int("starts", 5, "restarts on the existing data dir to time readiness")
 		quiet    = flag.Bool("quiet-shop", false, "start the shop with -quiet (no per-request log lines)")
 		useWrk   = flag.Bool("wrk", false, "drive the load with wrk (must be installed: apt install wrk) instead of the built-in generator")
+		profile  = flag.String("profile-split", "", "directory to write CPU profiles of the split shop's parts to, taken while POST /orders runs through its gateway")
 	)
 	flag.Parse()
 	load := loadtest.Run
 	if *useWrk {
 		load = wrkRun
 	}
-	if err := run(load, *conns, *duration, *warmup, *rounds, *starts, *quiet); err != nil {
+	if err := run(load, *conns, *duration, *warmup, *rounds, *starts, *quiet, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -77,12 +83,14 @@ type measurement struct {
 	bare  []loadtest.Result
 	shop  []loadtest.Result
 	ratio []float64
+	// The CPU per request of each process, for the split row.
+	bareCPU, shopCPU []cpuShares
 }
 
 // loadFunc drives conns connections of a request for a while and measures.
 type loadFunc func(req *http.Request, body []byte, conns int, d time.Duration) loadtest.Result
 
-func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, quiet bool) error {
+func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, quiet bool, profileDir string) error {
 	tmp, err := os.MkdirTemp("", "kitshop-bench-")
 	if err != nil {
 		return err
@@ -170,6 +178,46 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 	}{hopName, target{newReq("GET", "http://"+proxyAddr+"/products/"+productID, ""), nil},
 		target{newReq("GET", "http://"+gatewayAddr+"/products/"+productID, ""), nil}})
 
+	// The split shop, on its own data dir: POST /orders through its gateway
+	// against the monolith (the "bare" column of that row).
+	splitAddr := freeAddr()
+	splitArgs := []string{"-topology", "split", "-service-port", "0", "-gateway-limits=false", "-addr", splitAddr,
+		"-data-dir", filepath.Join(tmp, "split-data"), "-admin-email", "bench@example.com",
+		"-admin-password", "bench-password-1", "-order-ttl", "1h"}
+	if quiet {
+		splitArgs = append(splitArgs, "-quiet")
+	}
+	var debugAddrs map[string]string
+	if profileDir != "" {
+		first, err := freeRun(5)
+		if err != nil {
+			return err
+		}
+		debugAddrs = splitDebugAddrs(first)
+		splitArgs = append(splitArgs, "-debug-addr", debugAddrs["user"])
+		if err := os.MkdirAll(profileDir, 0o700); err != nil {
+			return err
+		}
+	}
+	splitShop, err := startProcess(filepath.Join(tmp, "shop"), filepath.Join(tmp, "split.log"), splitArgs...)
+	if err != nil {
+		return err
+	}
+	defer func() { splitShop.stop() }()
+	splitBase := "http://" + splitAddr
+	if _, err := waitFor(splitBase+"/readyz", 90*time.Second); err != nil {
+		return fmt.Errorf("split shop: %w", err)
+	}
+	splitProduct, splitToken, err := prepare(splitBase)
+	if err != nil {
+		return fmt.Errorf("prepare the split shop: %w", err)
+	}
+	pairs = append(pairs, struct {
+		name       string
+		bare, shop target
+	}{splitName, target{newReq("POST", base+"/orders", token), shopOrder},
+		target{newReq("POST", splitBase+"/orders", splitToken), []byte(`{"items":[{"product_id":"` + splitProduct + `","quantity":1}]}`)}})
+
 	var peakRSS int64
 	var rssMu sync.Mutex
 	sample := func(stop <-chan struct{}) {
@@ -195,12 +243,34 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 			ms[i].name = p.name
 			fmt.Printf("round %d: %s, %d connections, %s each...\n", round, p.name, conns, d)
 			load(p.bare.req, p.bare.body, conns, warmup)
+			var bareCPU, shopCPU func(float64) cpuShares
+			if p.name == splitName {
+				bareCPU = measureCPU(map[string]int{"monolith": shop.cmd.Process.Pid})
+			}
 			b := load(p.bare.req, p.bare.body, conns, d)
 			stop := make(chan struct{})
-			go sample(stop)
 			load(p.shop.req, p.shop.body, conns, warmup)
+			var profiled chan error
+			if p.name == splitName {
+				shopCPU = measureCPU(parts(splitShop.cmd.Process.Pid))
+				if debugAddrs != nil && round == 1 {
+					profiled = make(chan error, 1)
+					go func() { profiled <- profileParts(debugAddrs, max(d-time.Second, time.Second), profileDir) }()
+				}
+			} else {
+				go sample(stop)
+			}
 			s := load(p.shop.req, p.shop.body, conns, d)
 			close(stop)
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					return fmt.Errorf("profile the split shop: %w", err)
+				}
+			}
+			if p.name == splitName {
+				ms[i].bareCPU = append(ms[i].bareCPU, bareCPU(b.RPS*d.Seconds()))
+				ms[i].shopCPU = append(ms[i].shopCPU, shopCPU(s.RPS*d.Seconds()))
+			}
 			for _, r := range []loadtest.Result{b, s} {
 				if r.Errors > 0 || r.Non2xx > 0 {
 					return fmt.Errorf("%s: %d errors, %d non-2xx answers; first: %s", r.URL, r.Errors, r.Non2xx, r.FirstFail)
@@ -212,6 +282,9 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 		}
 	}
 	hwm := residentKB(shop.cmd.Process.Pid, "VmHWM")
+	if err := splitShop.stop(); err != nil {
+		return fmt.Errorf("stop the split shop: %w", err)
+	}
 
 	// Readiness on an existing data dir: stop the shop, start it again, and
 	// time from the start of the process until /readyz answers 200.
@@ -247,12 +320,15 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 				verdict("GET /products/{id} p99 <= 1.5x bare", p99x <= 1.5, fmt.Sprintf("%.2fx", p99x)))
 		case "POST /orders":
 			verdicts = append(verdicts, verdict("POST /orders req/s >= 0.5x bare", m.ratio[i] >= 0.5, fmt.Sprintf("%.2fx", m.ratio[i])))
+		case splitName:
+			fmt.Printf("  CPU, monolith: %s\n  CPU, split:    %s\n", m.bareCPU[i], m.shopCPU[i])
 		case hopName:
 			verdicts = append(verdicts, verdict("gateway hop req/s >= 0.8x ReverseProxy", m.ratio[i] >= 0.8, fmt.Sprintf("%.2fx", m.ratio[i])),
 				verdict("gateway hop p99 <= 1.3x ReverseProxy", p99x <= 1.3, fmt.Sprintf("%.2fx", p99x)))
 		}
 	}
 	fmt.Printf("(%s: the bare column is a tuned httputil.ReverseProxy, the shop column the gateway, both in front of the shop)\n", hopName)
+	fmt.Printf("(%s: the bare column is the monolith, the shop column the split shop's gateway; no target, the ratio is reported)\n", splitName)
 	rssMB := float64(max(peakRSS, hwm)) / 1024
 	slices.Sort(readies)
 	verdicts = append(verdicts,
@@ -407,6 +483,26 @@ func waitFor(url string, limit time.Duration) (time.Duration, error) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("%s not ready within %s", url, limit)
+}
+
+// freeRun finds n consecutive loopback ports no listener holds right now
+// and returns the first.
+func freeRun(n int) (int, error) {
+	for first := 20000; first < 60000; first += n {
+		free := true
+		for port := first; port < first+n && free; port++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				free = false
+				continue
+			}
+			ln.Close()
+		}
+		if free {
+			return first, nil
+		}
+	}
+	return 0, errors.New("no run of free ports for the profilers")
 }
 
 func freeAddr() string {

@@ -24,6 +24,7 @@
 //	-user-rate, -user-burst   per signed-in user: the same (50, 100)
 //	-auth-rate, -auth-burst   per client IP on /login and /register (2, 10)
 //	-quiet          SHOP_QUIET           log only warnings and errors, not every request
+//	-debug-addr     SHOP_DEBUG_ADDR      serve Go's profiler (/debug/pprof/) on this private address
 package main
 
 import (

@@ -26,6 +26,7 @@
 //	-amqp           SHOP_AMQP_URL        RabbitMQ URL for events; unset: CloudEvents over HTTP
 //	-amqp-prefix    SHOP_AMQP_PREFIX     prefix of the exchange and queue names (default kitshop)
 //	-quiet          SHOP_QUIET           log only warnings and errors
+//	-debug-addr     SHOP_DEBUG_ADDR      serve Go's profiler (/debug/pprof/) on this private address
 package main
 
 import (

@@ -2,10 +2,21 @@
 // inventory and order services, each on its own SQLite file under -data-dir,
 // behind one public address. Events travel in process: each service's
 // outbox publishes them on a bus, and the inventory consumes the order
-// events through its inbox (EVENTS.md). With an empty catalogue it loads a few sample products with stock,
-// so a first run shows a working shop.
+// events through its inbox (EVENTS.md). With an empty catalogue it loads a
+// few sample products with stock, so a first run shows a working shop.
 //
 //	go run ./examples/shop -admin-email admin@example.com -admin-password 'change me please'
+//
+// With -topology split it serves the same public API on the same address as
+// five processes on loopback: it starts itself as "shop serve user",
+// "serve catalog", "serve inventory", "serve order" and "serve gateway"
+// (the bodies of examples/usersvc, ..., examples/gateway), talking over HTTP,
+// with events as CloudEvents over HTTP or, with -amqp, through RabbitMQ, and
+// found through static addresses or, with -consul, Consul. It stops them all
+// on SIGINT or SIGTERM, the gateway first, and if one dies it says which,
+// stops the others and exits 1.
+//
+//	go run ./examples/shop -topology split -amqp amqp://guest:guest@127.0.0.1:5672/
 //
 // Every flag can also be set as a SHOP_* environment variable (-order-ttl is
 // SHOP_ORDER_TTL) or in a .env file in the working directory.
@@ -21,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -78,7 +90,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s.Register(fs, "127.0.0.1:8080")
 	fs.DurationVar(&s.orderTTL, "order-ttl", order.DefaultTTL, "how long an unpaid order holds its stock (SHOP_ORDER_TTL)")
 	fs.BoolVar(&s.sampleData, "sample-data", true, "load sample products with stock into an empty catalogue (SHOP_SAMPLE_DATA)")
-	fs.StringVar(&s.debugAddr, "debug-addr", "", "monolith only: serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address; split: the user, catalog, order and inventory services and the gateway on its port and the four after it (SHOP_DEBUG_ADDR)")
 	fs.StringVar(&s.topology, "topology", monolith, "monolith: every service in this one process; split: the four services and the gateway as child processes on loopback, talking over HTTP and events (SHOP_TOPOLOGY)")
 	fs.StringVar(&s.consul, "consul", "", "split only: the Consul agent the services register with and find each other through; unset: static addresses (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
@@ -107,8 +119,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		}
 	case split:
 		switch {
-		case s.debugAddr != "":
-			return s, errors.New("configuration: debug-addr (SHOP_DEBUG_ADDR) works with -topology monolith only; profile a split shop's services one by one")
+		case s.debugAddr != "" && !hasFixedPort(s.debugAddr):
+			return s, fmt.Errorf("configuration: debug-addr (SHOP_DEBUG_ADDR) needs a port below 65531 with -topology split, for the five parts on it and the four after it; got %q", s.debugAddr)
 		case s.servicePort < 0 || s.servicePort > 65535-3:
 			return s, fmt.Errorf("configuration: service-port (SHOP_SERVICE_PORT) must be 0 or a port with three free ports after it, got %d", s.servicePort)
 		}
@@ -116,6 +128,14 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		return s, fmt.Errorf("configuration: topology (SHOP_TOPOLOGY) must be %s or %s, got %q", monolith, split, s.topology)
 	}
 	return s, nil
+}
+
+// hasFixedPort says whether addr is host:port with a port that four more
+// ports follow.
+func hasFixedPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n > 0 && n <= 65535-4
 }
 
 // run starts the shop and serves until ctx is done, then shuts down

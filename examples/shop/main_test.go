@@ -515,7 +515,7 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 		{[]string{"-consul", "127.0.0.1:8500"}, "consul (SHOP_CONSUL_ADDR) needs -topology split"},
 		{[]string{"-amqp", "amqp://guest:guest@127.0.0.1:5672/"}, "amqp (SHOP_AMQP_URL) needs -topology split"},
 		{[]string{"-topology", "split", "-amqp", "http://broker"}, "amqp (SHOP_AMQP_URL)"},
-		{[]string{"-topology", "split", "-debug-addr", "127.0.0.1:6060"}, "debug-addr (SHOP_DEBUG_ADDR)"},
+		{[]string{"-topology", "split", "-debug-addr", "127.0.0.1:0"}, "debug-addr (SHOP_DEBUG_ADDR)"},
 		{[]string{"-topology", "split", "-service-port", "65534"}, "service-port (SHOP_SERVICE_PORT)"},
 	}
 	for _, c := range cases {

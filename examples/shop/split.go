@@ -264,7 +264,7 @@ func childArgs(s settings, dataDir string, addrs map[string]string) []childSpec 
 	if !s.gatewayLimits {
 		gatewayArgs = append(gatewayArgs, "-ip-rate", "0", "-user-rate", "0", "-auth-rate", "0")
 	}
-	return []childSpec{
+	parts := []childSpec{
 		{"user", addrs["user"], userArgs},
 		{"catalog", addrs["catalog"], with(others, "-addr", addrs["catalog"])},
 		{"inventory", addrs["inventory"], with(others, "-addr", addrs["inventory"], "-catalog-url", addrs["catalog"])},
@@ -272,6 +272,18 @@ func childArgs(s settings, dataDir string, addrs map[string]string) []childSpec 
 			"-inventory-url", addrs["inventory"], "-order-ttl", s.orderTTL.String())},
 		{"gateway", addrs["gateway"], gatewayArgs},
 	}
+	if s.debugAddr != "" {
+		host, port, _ := net.SplitHostPort(s.debugAddr)
+		first, _ := strconv.Atoi(port)
+		for i, name := range []string{"user", "catalog", "order", "inventory", "gateway"} {
+			for j := range parts {
+				if parts[j].name == name {
+					parts[j].args = append(parts[j].args, "-debug-addr", net.JoinHostPort(host, strconv.Itoa(first+i)))
+				}
+			}
+		}
+	}
+	return parts
 }
 
 // loadSampleFiles loads the sample products and their stock straight into

@@ -76,7 +76,9 @@ func TestSplitChildDeathStopsTheRest(t *testing.T) {
 	logs := &testkit.SyncBuffer{}
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(context.Background(), splitArgs(t.TempDir()), logs, func(a net.Addr) { addr <- a }) }()
+	go func() {
+		done <- run(context.Background(), splitArgs(t.TempDir()), logs, func(a net.Addr) { addr <- a })
+	}()
 	var base string
 	select {
 	case a := <-addr:

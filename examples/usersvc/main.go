@@ -14,6 +14,7 @@
 //	-consul          SHOP_CONSUL_ADDR     Consul agent to register with (a check on /healthz; deregistered on shutdown)
 //	-amqp            SHOP_AMQP_URL        RabbitMQ URL for its user.registered events; unset: CloudEvents over HTTP
 //	-amqp-prefix     SHOP_AMQP_PREFIX     prefix of the exchange and queue names (default kitshop)
+//	-debug-addr      SHOP_DEBUG_ADDR      serve Go's profiler (/debug/pprof/) on this private address
 //
 // Example:
 //

@@ -43,6 +43,8 @@ type ServiceSettings struct {
 	UsersURL string
 	// Events say how events travel: RabbitMQ or CloudEvents over HTTP.
 	Events EventSettings
+	// DebugAddr, when set, is a private address serving Go's profiler.
+	DebugAddr string
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's
@@ -56,6 +58,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
 	s.Events.Register(fs)
+	fs.StringVar(&s.DebugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 }
 
 // Check validates the parsed settings, naming the setting at fault.
@@ -151,6 +154,9 @@ func (svc *Service) Token() func() (string, error) { return ServiceToken(svc.Tok
 // registers the service (with Consul) once it listens, calls ready with the
 // address, and deregisters before it stops answering.
 func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(net.Addr)) error {
+	if err := DebugServer(ctx, svc.Settings.DebugAddr); err != nil {
+		return err
+	}
 	return ServeRegistered(ctx, svc.Settings.Addr, handler, svc.Logger, func(addr net.Addr) (func(), error) {
 		deregister, err := svc.Peers.Register(ctx, svc.Name, addr)
 		if err != nil {

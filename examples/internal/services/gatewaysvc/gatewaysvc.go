@@ -26,6 +26,7 @@ import (
 
 type settings struct {
 	addr, dataDir, consul, cors   string
+	debugAddr                     string
 	secretKey                     config.Secret
 	urls                          map[string]*string
 	ipRate, userRate, authRate    float64
@@ -66,6 +67,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.userBurst, "user-burst", 100, "burst per signed-in user (SHOP_USER_BURST)")
 	fs.Float64Var(&s.authRate, "auth-rate", 2, "requests a second per client IP on /login and /register; 0 for no limit (SHOP_AUTH_RATE)")
 	fs.IntVar(&s.authBurst, "auth-burst", 10, "burst per client IP on /login and /register (SHOP_AUTH_BURST)")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 	fs.BoolVar(&s.quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
@@ -114,6 +116,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	tokens, err := user.NewTokens(key)
 	if err != nil {
 		return fmt.Errorf("configuration: secret-key (SHOP_SECRET_KEY): %w", err)
+	}
+	if err := app.DebugServer(ctx, s.debugAddr); err != nil {
+		return err
 	}
 	reg := app.Registry()
 	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul}, logger, reg)

@@ -29,8 +29,9 @@ import (
 // and the Consul agent to register with.
 type settings struct {
 	app.Settings
-	consul string
-	events app.EventSettings
+	consul    string
+	events    app.EventSettings
+	debugAddr string
 }
 
 // parseSettings reads the settings from args, the environment and ./.env,
@@ -43,6 +44,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.consul, "consul", "", "Consul agent address (host:port) to register with; unset: no registration (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	s.events.Register(fs)
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -94,6 +96,9 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 		level.Info(logger).Log("msg", "admin account ready", "email", admin.Email, "user_id", admin.ID)
 	}
 
+	if err := app.DebugServer(ctx, s.debugAddr); err != nil {
+		return err
+	}
 	reg := app.Registry()
 	metrics, err := shop.NewServiceMetrics(reg, "user")
 	if err != nil {
