@@ -226,7 +226,18 @@ func Main(name string, run func(ctx context.Context, args []string, stderr io.Wr
 
 // MainArgs is Main with the arguments given rather than taken from os.Args,
 // for a binary whose first arguments pick what it runs (shop serve user).
+//
+// "NAME healthcheck URL" instead asks URL (a /healthz or /readyz) and exits 0
+// when it answers 200, else 1: a container's health check that needs no
+// shell or curl in the image.
 func MainArgs(name string, args []string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
+	if len(args) > 0 && args[0] == HealthcheckCommand {
+		if err := Healthcheck(args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, name+" healthcheck:", oneLine(err))
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, args, os.Stderr)
 	stop()
@@ -237,6 +248,29 @@ func MainArgs(name string, args []string, run func(ctx context.Context, args []s
 		fmt.Fprintln(os.Stderr, name+":", oneLine(err))
 		os.Exit(1)
 	}
+}
+
+// HealthcheckCommand is the first argument that makes a binary check a
+// running one instead of starting: "catalogsvc healthcheck URL".
+const HealthcheckCommand = "healthcheck"
+
+// Healthcheck asks the URL in args once, within 3 seconds, and returns nil
+// when it answers 200.
+func Healthcheck(args []string) error {
+	if len(args) != 1 {
+		return errors.New("want one argument, the URL to ask, such as http://127.0.0.1:8080/readyz")
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(args[0])
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s answered %d %s", args[0], resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // oneLine returns err's message on one line: line breaks (an error from a
