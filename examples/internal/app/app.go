@@ -255,20 +255,35 @@ func MainArgs(name string, args []string, run func(ctx context.Context, args []s
 const HealthcheckCommand = "healthcheck"
 
 // Healthcheck asks the URL in args once, within 3 seconds, and returns nil
-// when it answers 200.
+// when it answers 200. Without a URL it asks /healthz on the address of
+// SHOP_ADDR (a wildcard host meaning loopback), as a container's check does.
 func Healthcheck(args []string) error {
-	if len(args) != 1 {
-		return errors.New("want one argument, the URL to ask, such as http://127.0.0.1:8080/readyz")
+	var url string
+	switch len(args) {
+	case 0:
+		addr := os.Getenv(config.EnvPrefix + "_ADDR")
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("no URL given, and %s_ADDR (%q) is not host:port", config.EnvPrefix, addr)
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		url = "http://" + net.JoinHostPort(host, port) + "/healthz"
+	case 1:
+		url = args[0]
+	default:
+		return errors.New("want at most one argument, the URL to ask, such as http://127.0.0.1:8080/readyz")
 	}
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get(args[0])
+	resp, err := client.Get(url)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s answered %d %s", args[0], resp.StatusCode, strings.TrimSpace(string(body)))
+		return fmt.Errorf("%s answered %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

@@ -21,8 +21,16 @@ func TestHealthcheck(t *testing.T) {
 	if err := Healthcheck([]string{srv.URL + "/readyz"}); err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "inventory") {
 		t.Fatalf("a 503 answer: %v, want an error with the status and the body", err)
 	}
+	t.Setenv("SHOP_ADDR", "0.0.0.0:"+srv.URL[strings.LastIndex(srv.URL, ":")+1:])
+	if err := Healthcheck(nil); err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:") || !strings.Contains(err.Error(), "/healthz answered 503") {
+		t.Fatalf("no URL, SHOP_ADDR on a wildcard host: %v, want /healthz asked on loopback", err)
+	}
+	t.Setenv("SHOP_ADDR", "")
 	if err := Healthcheck(nil); err == nil {
-		t.Fatal("no URL: no error")
+		t.Fatal("no URL and no SHOP_ADDR: no error")
+	}
+	if err := Healthcheck([]string{"a", "b"}); err == nil {
+		t.Fatal("two URLs: no error")
 	}
 	srv.Close()
 	if err := Healthcheck([]string{srv.URL + "/healthz"}); err == nil {

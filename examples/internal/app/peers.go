@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/go-kit/kit/sd"
@@ -123,11 +122,11 @@ func ServiceToken(tokens *user.Tokens, name string) func() (string, error) {
 // Register makes the service found at addr (the listening address) through
 // Consul, with a check on its /healthz, and returns the function that
 // deregisters it; without Consul both do nothing.
-func (p *Peers) Register(ctx context.Context, service string, addr net.Addr) (deregister func(), err error) {
+func (p *Peers) Register(ctx context.Context, service string, addr string) (deregister func(), err error) {
 	if p.consul == nil {
 		return func() {}, nil
 	}
-	reg, err := discovery.RegistrationFor(service, addr.String())
+	reg, err := discovery.RegistrationFor(service, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,10 @@ type ServiceSettings struct {
 	Events EventSettings
 	// DebugAddr, when set, is a private address serving Go's profiler.
 	DebugAddr string
+	// AdvertiseAddr, when set, is the host:port registered with Consul for
+	// others to call, for a service listening on a wildcard address (in a
+	// container, 0.0.0.0:5002 with catalog:5002 advertised).
+	AdvertiseAddr string
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's
@@ -58,6 +62,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
 	s.Events.Register(fs)
+	fs.StringVar(&s.AdvertiseAddr, "advertise-addr", "", "host:port to register with Consul for others to call; unset: the listen address (SHOP_ADVERTISE_ADDR)")
 	fs.StringVar(&s.DebugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 }
 
@@ -158,7 +163,7 @@ func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(
 		return err
 	}
 	return ServeRegistered(ctx, svc.Settings.Addr, handler, svc.Logger, func(addr net.Addr) (func(), error) {
-		deregister, err := svc.Peers.Register(ctx, svc.Name, addr)
+		deregister, err := svc.Peers.Register(ctx, svc.Name, Advertised(svc.Settings.AdvertiseAddr, addr))
 		if err != nil {
 			return nil, err
 		}
@@ -168,6 +173,15 @@ func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(
 		}
 		return deregister, nil
 	})
+}
+
+// Advertised is the address a service registers: advertise when set, else
+// the address it listens on.
+func Advertised(advertise string, listening net.Addr) string {
+	if advertise != "" {
+		return advertise
+	}
+	return listening.String()
 }
 
 // Close closes the event publisher, stops the peers and writes out the log.

@@ -32,6 +32,7 @@ type settings struct {
 	consul    string
 	events    app.EventSettings
 	debugAddr string
+	advertise string
 }
 
 // parseSettings reads the settings from args, the environment and ./.env,
@@ -44,6 +45,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.consul, "consul", "", "Consul agent address (host:port) to register with; unset: no registration (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	s.events.Register(fs)
+	fs.StringVar(&s.advertise, "advertise-addr", "", "host:port to register with Consul for others to call; unset: the listen address (SHOP_ADVERTISE_ADDR)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
@@ -131,7 +133,7 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	wg.Go(func() { store.RunOutbox(bg, events, logger) })
 	defer func() { stopBackground(); wg.Wait() }()
 	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
-		deregister, err := peers.Register(ctx, "user", addr)
+		deregister, err := peers.Register(ctx, "user", app.Advertised(s.advertise, addr))
 		if err != nil {
 			return nil, err
 		}
