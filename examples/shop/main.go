@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	logger, flushLog := app.Logger(stderr, s.Quiet)
+	logger, flushLog := s.NewLogger(stderr)
 	defer flushLog()
 	if s.topology == split {
 		return runSplit(ctx, s, stderr, logger, start, ready)

@@ -240,7 +240,7 @@ type childSpec struct {
 // childArgs are the parts of the split shop with their flags, the gateway
 // last.
 func childArgs(s settings, dataDir string, addrs map[string]string) []childSpec {
-	common := []string{"-data-dir", dataDir}
+	common := []string{"-data-dir", dataDir, "-log-format", s.Format}
 	if s.Quiet {
 		common = append(common, "-quiet")
 	}
@@ -310,7 +310,7 @@ func loadSampleFiles(ctx context.Context, dataDir string) error {
 // start starts the part name as "shop serve name args...".
 func (sp *supervisor) start(name, addr string, args, env []string) error {
 	c := &child{name: name, addr: addr, done: make(chan struct{}),
-		out: &prefixLines{mu: &sp.outMu, w: sp.out, prefix: []byte("proc=" + name + " ")}}
+		out: &prefixLines{mu: &sp.outMu, w: sp.out, prefix: []byte("proc=" + name + " "), jsonPrefix: []byte(`{"proc":"` + name + `",`)}}
 	c.cmd = exec.Command(sp.self, append([]string{serveCommand, name}, args...)...)
 	c.cmd.Dir, c.cmd.Env = sp.dir, env
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
@@ -407,12 +407,14 @@ func (sp *supervisor) stop(c *child) error {
 }
 
 // prefixLines writes what a child prints to w line by line, each line after
-// prefix, so the lines of children sharing mu never interleave.
+// prefix (a JSON object's line gets jsonPrefix's field first instead), so
+// the lines of children sharing mu never interleave.
 type prefixLines struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix []byte
-	buf    []byte
+	mu         *sync.Mutex
+	w          io.Writer
+	prefix     []byte
+	jsonPrefix []byte
+	buf        []byte
 }
 
 // Write writes the complete lines of b and keeps the rest for later.
@@ -438,8 +440,12 @@ func (p *prefixLines) flush() {
 }
 
 func (p *prefixLines) writeLine(line []byte) {
-	out := make([]byte, 0, len(p.prefix)+len(line))
-	out = append(append(out, p.prefix...), line...)
+	out := make([]byte, 0, len(p.jsonPrefix)+len(line))
+	if len(line) > 2 && line[0] == '{' && line[1] == '"' {
+		out = append(append(out, p.jsonPrefix...), line[1:]...)
+	} else {
+		out = append(append(out, p.prefix...), line...)
+	}
 	p.mu.Lock()
 	p.w.Write(out)
 	p.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -134,5 +135,18 @@ func TestSplitStartupFailureNamesThePart(t *testing.T) {
 		if !gone(pid) {
 			t.Errorf("the %s service (pid %d) still runs", name, pid)
 		}
+	}
+}
+
+func TestPrefixLines(t *testing.T) {
+	var mu sync.Mutex
+	var out strings.Builder
+	p := &prefixLines{mu: &mu, w: &out, prefix: []byte("proc=order "), jsonPrefix: []byte(`{"proc":"order",`)}
+	p.Write([]byte("level=info msg=a\n{\"msg\":\"b\"}\npart"))
+	p.Write([]byte("ial\nlast"))
+	p.flush()
+	want := "proc=order level=info msg=a\n{\"proc\":\"order\",\"msg\":\"b\"}\nproc=order partial\nproc=order last\n"
+	if out.String() != want {
+		t.Fatalf("got %q, want %q", out.String(), want)
 	}
 }

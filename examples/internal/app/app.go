@@ -44,7 +44,7 @@ type Settings struct {
 	AdminPassword config.Secret
 	TokenTTL      time.Duration
 	BcryptCost    int
-	Quiet         bool
+	LogSettings
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's default.
@@ -56,7 +56,7 @@ func (s *Settings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.Var(&s.AdminPassword, "admin-password", "password of that account, used only when it is created (SHOP_ADMIN_PASSWORD)")
 	fs.DurationVar(&s.TokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid (SHOP_TOKEN_TTL)")
 	fs.IntVar(&s.BcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31 (SHOP_BCRYPT_COST)")
-	fs.BoolVar(&s.Quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
+	s.RegisterLog(fs)
 }
 
 // Check validates the parsed settings, naming the setting at fault.
@@ -77,7 +77,7 @@ func (s *Settings) Check(fs *flag.FlagSet) error {
 	case s.AdminEmail == "" && s.AdminPassword.Value() != "":
 		return errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
 	}
-	return nil
+	return s.CheckLog()
 }
 
 // EnsureAdmin makes sure the account of -admin-email exists in store and is
@@ -119,13 +119,51 @@ func (s *Settings) Tokens() (*user.Tokens, error) {
 	return tokens, nil
 }
 
+// The log formats of -log-format.
+const (
+	LogfmtFormat = "logfmt"
+	JSONFormat   = "json"
+)
+
+// LogSettings say how a binary logs: -quiet and -log-format.
+type LogSettings struct {
+	Quiet  bool
+	Format string
+}
+
+// RegisterLog defines -quiet and -log-format on fs.
+func (l *LogSettings) RegisterLog(fs *flag.FlagSet) {
+	fs.BoolVar(&l.Quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
+	fs.StringVar(&l.Format, "log-format", LogfmtFormat, "logfmt, or json (one object a line) for log shippers (SHOP_LOG_FORMAT)")
+}
+
+// CheckLog validates the log settings.
+func (l *LogSettings) CheckLog() error {
+	if l.Format != LogfmtFormat && l.Format != JSONFormat {
+		return fmt.Errorf("configuration: log-format (SHOP_LOG_FORMAT) must be %s or %s, got %q", LogfmtFormat, JSONFormat, l.Format)
+	}
+	return nil
+}
+
+// NewLogger is Logger in the configured format.
+func (l LogSettings) NewLogger(w io.Writer) (log.Logger, func() error) {
+	return newLogger(w, l.Format, l.Quiet)
+}
+
 // Logger returns a logfmt logger writing to w with a UTC timestamp; quiet
 // keeps only warnings and errors. Lines are buffered for at most 100 ms
 // (warnings and errors go out at once); call the returned function before
 // exiting to write out the rest.
 func Logger(w io.Writer, quiet bool) (log.Logger, func() error) {
+	return newLogger(w, LogfmtFormat, quiet)
+}
+
+func newLogger(w io.Writer, format string, quiet bool) (log.Logger, func() error) {
 	lw := newLogWriter(w)
 	logger := log.NewLogfmtLogger(lw)
+	if format == JSONFormat {
+		logger = log.NewJSONLogger(lw)
+	}
 	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
 	if quiet {
 		logger = level.NewFilter(logger, level.AllowWarn())

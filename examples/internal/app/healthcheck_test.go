@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,5 +36,23 @@ func TestHealthcheck(t *testing.T) {
 	srv.Close()
 	if err := Healthcheck([]string{srv.URL + "/healthz"}); err == nil {
 		t.Fatal("nothing listening: no error")
+	}
+}
+
+func TestJSONLogs(t *testing.T) {
+	var out strings.Builder
+	l := LogSettings{Format: JSONFormat}
+	if err := l.CheckLog(); err != nil {
+		t.Fatal(err)
+	}
+	logger, flush := l.NewLogger(&out)
+	logger.Log("msg", "hello", "n", 1)
+	flush()
+	var line map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &line); err != nil || line["msg"] != "hello" || line["n"] != float64(1) || line["ts"] == nil {
+		t.Fatalf("json log line %q: %v %v", out.String(), line, err)
+	}
+	if err := (&LogSettings{Format: "xml"}).CheckLog(); err == nil || !strings.Contains(err.Error(), "log-format (SHOP_LOG_FORMAT)") {
+		t.Fatalf("format xml: %v", err)
 	}
 }

@@ -34,7 +34,7 @@ type ServiceSettings struct {
 	Addr      string
 	DataDir   string
 	SecretKey config.Secret
-	Quiet     bool
+	LogSettings
 	// Consul, when set, is the Consul agent the service registers with and
 	// finds the services it calls through; otherwise discovery is static.
 	Consul string
@@ -57,7 +57,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&s.Addr, "addr", defaultAddr, "listen address (SHOP_ADDR)")
 	fs.StringVar(&s.DataDir, "data-dir", "./data", "directory of the service's SQLite file and, unless a key is given, secret.key (SHOP_DATA_DIR)")
 	fs.Var(&s.SecretKey, "secret-key", "token signing key shared by every service, at least 32 characters; generated once and kept in the data dir when unset (SHOP_SECRET_KEY)")
-	fs.BoolVar(&s.Quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
+	s.RegisterLog(fs)
 	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
@@ -77,6 +77,9 @@ func (s *ServiceSettings) Check(fs *flag.FlagSet) error {
 		return errors.New("configuration: data-dir (SHOP_DATA_DIR) must not be empty")
 	case s.Consul == "" && s.UsersURL == "":
 		return errors.New("configuration: users-url (SHOP_USERS_URL) must not be empty without -consul")
+	}
+	if err := s.CheckLog(); err != nil {
+		return err
 	}
 	return s.Events.Check()
 }
@@ -120,7 +123,7 @@ type Service struct {
 // logging to stderr.
 func StartService(name string, s ServiceSettings, stderr io.Writer) (_ *Service, err error) {
 	svc := &Service{Name: name, Settings: s, start: time.Now(), Registry: Registry()}
-	svc.Logger, svc.flushLog = Logger(stderr, s.Quiet)
+	svc.Logger, svc.flushLog = s.NewLogger(stderr)
 	defer func() {
 		if err != nil {
 			svc.Close()

@@ -31,7 +31,7 @@ type settings struct {
 	urls                          map[string]*string
 	ipRate, userRate, authRate    float64
 	ipBurst, userBurst, authBurst int
-	quiet                         bool
+	log                           app.LogSettings
 }
 
 // services are the upstreams, with the flag of their instances and its
@@ -68,7 +68,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.Float64Var(&s.authRate, "auth-rate", 2, "requests a second per client IP on /login and /register; 0 for no limit (SHOP_AUTH_RATE)")
 	fs.IntVar(&s.authBurst, "auth-burst", 10, "burst per client IP on /login and /register (SHOP_AUTH_BURST)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
-	fs.BoolVar(&s.quiet, "quiet", false, "log only warnings and errors, not every request (SHOP_QUIET)")
+	s.log.RegisterLog(fs)
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -77,6 +77,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		return s, fmt.Errorf("configuration: unexpected argument %q; every setting is a flag such as -addr", fs.Arg(0))
 	case s.addr == "":
 		return s, errors.New("configuration: addr (SHOP_ADDR) must not be empty")
+	}
+	if err := s.log.CheckLog(); err != nil {
+		return s, err
 	}
 	for _, l := range []struct {
 		name  string
@@ -107,7 +110,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	logger, flushLog := app.Logger(stderr, s.quiet)
+	logger, flushLog := s.log.NewLogger(stderr)
 	defer flushLog()
 	key, err := config.SecretKey(&s.secretKey, s.dataDir)
 	if err != nil {

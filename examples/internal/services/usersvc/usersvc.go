@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	logger, flushLog := app.Logger(stderr, s.Quiet)
+	logger, flushLog := s.NewLogger(stderr)
 	defer flushLog()
 	tokens, err := s.Tokens()
 	if err != nil {
