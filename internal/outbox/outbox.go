@@ -95,12 +95,16 @@ type Relay struct {
 	MaxBackoff time.Duration
 	// Batch is how many events one pass handles at most (default 100).
 	Batch int
+	// FlushTimeout bounds the last passes Run makes once its context is
+	// done, so the events of the last requests go out before the process
+	// exits (default 2s; what is left waits for the next start).
+	FlushTimeout time.Duration
 }
 
 // NewRelay returns a relay from db's outbox to pub. Call Run to start it.
 func NewRelay(db *sqlitedb.DB, pub shop.Publisher, logger log.Logger) *Relay {
 	return &Relay{db: db, pub: pub, logger: logger, wake: make(chan struct{}, 1), now: time.Now,
-		Interval: time.Second, MaxBackoff: time.Minute, Batch: 100}
+		Interval: time.Second, MaxBackoff: time.Minute, Batch: 100, FlushTimeout: 2 * time.Second}
 }
 
 // Notify tells the relay that new events were committed, so it publishes
@@ -112,7 +116,9 @@ func (r *Relay) Notify() {
 	}
 }
 
-// Run publishes events until ctx is done.
+// Run publishes events until ctx is done, then flushes: it publishes what
+// is due for at most FlushTimeout, unless the transport refused everything
+// lately.
 func (r *Relay) Run(ctx context.Context) {
 	if r.Interval <= 0 {
 		r.Interval = time.Second
@@ -144,12 +150,35 @@ func (r *Relay) Run(ctx context.Context) {
 		for next := false; !next; {
 			select {
 			case <-ctx.Done():
+				r.flush()
 				return
 			case <-r.wake:
 				next = !r.stalled
 			case <-t.C:
 				next = true
 			}
+		}
+	}
+}
+
+// flush makes passes until nothing is due, a pass fails, or FlushTimeout
+// passes.
+func (r *Relay) flush() {
+	if r.stalled || r.FlushTimeout <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.FlushTimeout)
+	defer cancel()
+	for {
+		n, err := r.Drain(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				level.Warn(r.logger).Log("msg", "outbox flush on stop failed; the events wait for the next start", "err", err)
+			}
+			return
+		}
+		if n == 0 || r.stalled {
+			return
 		}
 	}
 }

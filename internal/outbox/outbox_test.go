@@ -727,3 +727,40 @@ func TestStalledRelayWaitsForTheInterval(t *testing.T) {
 		t.Errorf("head attempted %d times while stalled, want at most 2: every Notify started a pass", got)
 	}
 }
+
+func TestRunFlushesWhenStopped(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	pub := newRecorder(nil)
+	r := outbox.NewRelay(db, pub, log.NewNopLogger())
+	r.Interval = time.Hour // neither the interval nor a Notify wakes it
+	stop := run(t, r)
+	time.Sleep(50 * time.Millisecond) // its first pass, on an empty outbox, is over
+	events := []shop.Event{newEvent(t, shop.EventOrderPaid, "o1"), newEvent(t, shop.EventOrderPaid, "o2")}
+	add(t, db, events...) // the last request's events, committed as the process stops
+	stop()
+	if got := pub.deliveredIDs(); !slices.Equal(got, ids(events)) {
+		t.Fatalf("published on stop %v, want %v", got, ids(events))
+	}
+	if n := pending(t, r); n != 0 {
+		t.Fatalf("%d events still pending after the flush", n)
+	}
+}
+
+func TestStopDoesNotWaitForARefusingTransport(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "order.db"))
+	pub := newRecorder(func(shop.Event, int) error { return errors.New("broker down") })
+	r := outbox.NewRelay(db, pub, log.NewNopLogger())
+	r.Interval = time.Hour
+	e := newEvent(t, shop.EventOrderPaid, "o1")
+	add(t, db, e)
+	stop := run(t, r)
+	waitFor(t, "the first attempt", func() bool { return pub.attemptsOf(e.ID) > 0 })
+	began := time.Now()
+	stop()
+	if waited := time.Since(began); waited > r.FlushTimeout {
+		t.Fatalf("stopping took %s with a transport refusing everything", waited)
+	}
+	if n := pending(t, r); n != 1 {
+		t.Fatalf("pending = %d, want the refused event kept", n)
+	}
+}
