@@ -18,12 +18,12 @@ import (
 
 // startBinary runs the built shop as its own process on dataDir and waits
 // until it is ready. The process can then be killed like any other.
-func startBinary(t *testing.T, bin, dataDir string) (*shopProcess, *exec.Cmd) {
+func startBinary(t *testing.T, bin, dataDir string, extra ...string) (*shopProcess, *exec.Cmd) {
 	t.Helper()
 	addr := binarytest.FreeAddr(t)
 	logs := &testkit.SyncBuffer{}
-	cmd := exec.Command(bin, "-addr", addr, "-data-dir", dataDir, "-admin-email", adminEmail,
-		"-admin-password", adminPassword, "-bcrypt-cost", "4", "-quiet")
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-data-dir", dataDir, "-admin-email", adminEmail,
+		"-admin-password", adminPassword, "-bcrypt-cost", "4", "-quiet"}, extra...)...)
 	cmd.Env = binarytest.CleanEnv()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

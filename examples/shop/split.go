@@ -98,15 +98,16 @@ func (c *child) exitText() string {
 
 // supervisor starts the children and stops them.
 type supervisor struct {
-	self    string // this binary
-	dir     string // the children's working directory
-	env     []string
-	logger  log.Logger
-	out     io.Writer
-	outMu   sync.Mutex
-	exited  chan *child
-	gateway *child
-	others  []*child
+	self     string // this binary
+	dir      string // the children's working directory
+	env      []string
+	logger   log.Logger
+	stopping app.StopSettings
+	out      io.Writer
+	outMu    sync.Mutex
+	exited   chan *child
+	gateway  *child
+	others   []*child
 }
 
 // runSplit runs the shop as the four services and the gateway, each a child
@@ -145,7 +146,7 @@ func runSplit(ctx context.Context, s settings, stderr io.Writer, logger log.Logg
 	// the caller's SHOP_ variables, which each part would refuse as unknown
 	// to it. They run in the data dir, so the .env file this process read is
 	// not read again by parts that know only some of its settings.
-	sp := &supervisor{self: self, dir: dataDir, logger: logger, out: stderr, exited: make(chan *child, 5)}
+	sp := &supervisor{self: self, dir: dataDir, logger: logger, stopping: s.StopSettings, out: stderr, exited: make(chan *child, 5)}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, config.EnvPrefix+"_") || strings.HasPrefix(kv, config.TestEnvPrefix) {
 			sp.env = append(sp.env, kv)
@@ -240,7 +241,8 @@ type childSpec struct {
 // childArgs are the parts of the split shop with their flags, the gateway
 // last.
 func childArgs(s settings, dataDir string, addrs map[string]string) []childSpec {
-	common := []string{"-data-dir", dataDir, "-log-format", s.Format}
+	common := []string{"-data-dir", dataDir, "-log-format", s.Format,
+		"-shutdown-timeout", s.Timeout.String(), "-shutdown-delay", s.Delay.String()}
 	if s.Quiet {
 		common = append(common, "-quiet")
 	}
@@ -364,9 +366,9 @@ func (sp *supervisor) waitReady(ctx context.Context, readyz string) error {
 }
 
 // stopAll stops the gateway first, so no request reaches a service that is
-// going away, then the services together. Each gets SIGTERM and the
-// services' shutdown bound to finish before it is killed. It returns an
-// error naming any part that did not stop cleanly.
+// going away, then the services together. Each gets SIGTERM and its
+// shutdown delay and bound, and 5 seconds more, to finish before it is
+// killed. It returns an error naming any part that did not stop cleanly.
 func (sp *supervisor) stopAll() error {
 	var errs []error
 	if sp.gateway != nil {
@@ -392,7 +394,7 @@ func (sp *supervisor) stop(c *child) error {
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		c.cmd.Process.Kill()
 	}
-	grace := app.ShutdownTimeout + 5*time.Second
+	grace := sp.stopping.Timeout + sp.stopping.Delay + 5*time.Second
 	select {
 	case <-c.done:
 	case <-time.After(grace):

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +32,34 @@ import (
 )
 
 // ShutdownTimeout is how long in-flight requests get to finish once a stop
-// signal arrives.
+// signal arrives, unless -shutdown-timeout says otherwise.
 const ShutdownTimeout = 10 * time.Second
+
+// StopSettings say how a binary stops on SIGINT or SIGTERM: /readyz answers
+// 503 at once, the service leaves discovery, keeps serving for Delay (so
+// load balancers that poll readiness stop sending first), then stops
+// accepting and gives in-flight requests Timeout to finish.
+type StopSettings struct {
+	Timeout time.Duration
+	Delay   time.Duration
+}
+
+// RegisterStop defines -shutdown-timeout and -shutdown-delay on fs.
+func (s *StopSettings) RegisterStop(fs *flag.FlagSet) {
+	fs.DurationVar(&s.Timeout, "shutdown-timeout", ShutdownTimeout, "how long in-flight requests get to finish on SIGTERM (SHOP_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&s.Delay, "shutdown-delay", 0, "how long to keep serving on SIGTERM after /readyz turned 503, so load balancers stop sending first; 5s suits Kubernetes (SHOP_SHUTDOWN_DELAY)")
+}
+
+// CheckStop validates the stop settings.
+func (s *StopSettings) CheckStop() error {
+	switch {
+	case s.Timeout <= 0:
+		return fmt.Errorf("configuration: shutdown-timeout (SHOP_SHUTDOWN_TIMEOUT) must be positive, got %s", s.Timeout)
+	case s.Delay < 0:
+		return fmt.Errorf("configuration: shutdown-delay (SHOP_SHUTDOWN_DELAY) must not be negative, got %s", s.Delay)
+	}
+	return nil
+}
 
 // Settings are the settings every example binary takes. Register them on a
 // flag set, parse it with config.Parse, then call Check.
@@ -45,6 +72,7 @@ type Settings struct {
 	TokenTTL      time.Duration
 	BcryptCost    int
 	LogSettings
+	StopSettings
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's default.
@@ -57,6 +85,7 @@ func (s *Settings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.DurationVar(&s.TokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid (SHOP_TOKEN_TTL)")
 	fs.IntVar(&s.BcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31 (SHOP_BCRYPT_COST)")
 	s.RegisterLog(fs)
+	s.RegisterStop(fs)
 }
 
 // Check validates the parsed settings, naming the setting at fault.
@@ -76,6 +105,9 @@ func (s *Settings) Check(fs *flag.FlagSet) error {
 		return errors.New("configuration: admin-email (SHOP_ADMIN_EMAIL) is set but admin-password (SHOP_ADMIN_PASSWORD) is not; set both or neither")
 	case s.AdminEmail == "" && s.AdminPassword.Value() != "":
 		return errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
+	}
+	if err := s.CheckStop(); err != nil {
+		return err
 	}
 	return s.CheckLog()
 }
@@ -180,11 +212,11 @@ func Registry() *prometheus.Registry {
 }
 
 // Serve listens on addr and serves handler (wrapped with request IDs) until
-// ctx is done, then shuts down gracefully, giving in-flight requests
-// ShutdownTimeout to finish. ready, if not nil, is called with the listening
-// address once connections are accepted. A clean shutdown returns nil.
-func Serve(ctx context.Context, addr string, handler http.Handler, logger log.Logger, ready func(net.Addr)) error {
-	return ServeRegistered(ctx, addr, handler, logger, func(a net.Addr) (func(), error) {
+// ctx is done, then shuts down gracefully as stop says. ready, if not nil,
+// is called with the listening address once connections are accepted. A
+// clean shutdown returns nil.
+func Serve(ctx context.Context, addr string, handler http.Handler, logger log.Logger, stop StopSettings, ready func(net.Addr)) error {
+	return ServeRegistered(ctx, addr, handler, logger, stop, func(a net.Addr) (func(), error) {
 		if ready != nil {
 			ready(a)
 		}
@@ -197,13 +229,22 @@ func Serve(ctx context.Context, addr string, handler http.Handler, logger log.Lo
 // (a failure stops the server and is returned), and the function it returns
 // runs when ctx is done, before the server stops answering, so no caller is
 // sent to an instance that is going away.
-func ServeRegistered(ctx context.Context, addr string, handler http.Handler, logger log.Logger, register func(net.Addr) (deregister func(), err error)) error {
+//
+// Stopping goes in this order: /readyz answers 503 "shutting_down", the
+// instance deregisters, it keeps serving for stop.Delay, then it stops
+// accepting connections and waits up to stop.Timeout for the requests in
+// flight, which all get their answers.
+func ServeRegistered(ctx context.Context, addr string, handler http.Handler, logger log.Logger, stop StopSettings, register func(net.Addr) (deregister func(), err error)) error {
+	if stop.Timeout <= 0 {
+		stop.Timeout = ShutdownTimeout
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("addr (SHOP_ADDR): %w", err)
 	}
+	var draining atomic.Bool
 	srv := &http.Server{
-		Handler:           shophttp.WithRequestID(handler),
+		Handler:           shophttp.WithRequestID(notReadyWhen(&draining, handler)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -225,9 +266,15 @@ func ServeRegistered(ctx context.Context, addr string, handler http.Handler, log
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	draining.Store(true)
+	level.Info(logger).Log("msg", "shutting down", "step", "readiness off")
 	deregister()
-	level.Info(logger).Log("msg", "shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	if stop.Delay > 0 {
+		level.Info(logger).Log("msg", "shutting down", "step", "serving while callers notice", "for", stop.Delay)
+		time.Sleep(stop.Delay)
+	}
+	level.Info(logger).Log("msg", "shutting down", "step", "draining requests in flight", "within", stop.Timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), stop.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
@@ -237,6 +284,21 @@ func ServeRegistered(ctx context.Context, addr string, handler http.Handler, log
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// notReadyWhen answers GET /readyz with 503 "shutting_down" once draining
+// is set, and passes everything else to next.
+func notReadyWhen(draining *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && draining.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"shutting_down"}` + "\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // DebugServer serves Go's profiler on addr (never the public address) until

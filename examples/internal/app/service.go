@@ -35,6 +35,7 @@ type ServiceSettings struct {
 	DataDir   string
 	SecretKey config.Secret
 	LogSettings
+	StopSettings
 	// Consul, when set, is the Consul agent the service registers with and
 	// finds the services it calls through; otherwise discovery is static.
 	Consul string
@@ -58,6 +59,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&s.DataDir, "data-dir", "./data", "directory of the service's SQLite file and, unless a key is given, secret.key (SHOP_DATA_DIR)")
 	fs.Var(&s.SecretKey, "secret-key", "token signing key shared by every service, at least 32 characters; generated once and kept in the data dir when unset (SHOP_SECRET_KEY)")
 	s.RegisterLog(fs)
+	s.RegisterStop(fs)
 	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
@@ -79,6 +81,9 @@ func (s *ServiceSettings) Check(fs *flag.FlagSet) error {
 		return errors.New("configuration: users-url (SHOP_USERS_URL) must not be empty without -consul")
 	}
 	if err := s.CheckLog(); err != nil {
+		return err
+	}
+	if err := s.CheckStop(); err != nil {
 		return err
 	}
 	return s.Events.Check()
@@ -165,7 +170,7 @@ func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(
 	if err := DebugServer(ctx, svc.Settings.DebugAddr); err != nil {
 		return err
 	}
-	return ServeRegistered(ctx, svc.Settings.Addr, handler, svc.Logger, func(addr net.Addr) (func(), error) {
+	return ServeRegistered(ctx, svc.Settings.Addr, handler, svc.Logger, svc.Settings.StopSettings, func(addr net.Addr) (func(), error) {
 		deregister, err := svc.Peers.Register(ctx, svc.Name, Advertised(svc.Settings.AdvertiseAddr, addr))
 		if err != nil {
 			return nil, err

@@ -32,6 +32,7 @@ type settings struct {
 	ipRate, userRate, authRate    float64
 	ipBurst, userBurst, authBurst int
 	log                           app.LogSettings
+	stop                          app.StopSettings
 }
 
 // services are the upstreams, with the flag of their instances and its
@@ -69,6 +70,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.authBurst, "auth-burst", 10, "burst per client IP on /login and /register (SHOP_AUTH_BURST)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 	s.log.RegisterLog(fs)
+	s.stop.RegisterStop(fs)
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -79,6 +81,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		return s, errors.New("configuration: addr (SHOP_ADDR) must not be empty")
 	}
 	if err := s.log.CheckLog(); err != nil {
+		return s, err
+	}
+	if err := s.stop.CheckStop(); err != nil {
 		return s, err
 	}
 	for _, l := range []struct {
@@ -158,7 +163,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return fmt.Errorf("configuration: %w", err)
 	}
 	defer g.Close()
-	return app.Serve(ctx, s.addr, g, logger, func(addr net.Addr) {
+	return app.Serve(ctx, s.addr, g, logger, s.stop, func(addr net.Addr) {
 		level.Info(logger).Log("msg", "gateway ready", "addr", addr, "startup", time.Since(start))
 		if ready != nil {
 			ready(addr)

@@ -132,7 +132,7 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	var wg sync.WaitGroup
 	wg.Go(func() { store.RunOutbox(bg, events, logger) })
 	defer func() { stopBackground(); wg.Wait() }()
-	return app.ServeRegistered(ctx, s.Addr, mux, logger, func(addr net.Addr) (func(), error) {
+	return app.ServeRegistered(ctx, s.Addr, mux, logger, s.StopSettings, func(addr net.Addr) (func(), error) {
 		deregister, err := peers.Register(ctx, "user", app.Advertised(s.advertise, addr))
 		if err != nil {
 			return nil, err
