@@ -214,6 +214,13 @@ func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
 	return outbox.Pending(ctx, s.db)
 }
 
+// OutboxBacklog returns how many events wait to be published and when the
+// oldest of them happened (the zero time when none wait): what the
+// kitshop_outbox_* gauges show.
+func (s *SQLiteStore) OutboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error) {
+	return outbox.Backlog(ctx, s.db)
+}
+
 // errStoreClosed is the error of a read on a closed store.
 var errStoreClosed = errors.New("catalog: the store is closed")
 

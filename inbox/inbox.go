@@ -38,8 +38,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-kit/kit/metrics"
+	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kitshop/shop"
 )
@@ -102,6 +105,7 @@ type Inbox struct {
 	minWait, maxWait time.Duration
 	retain           time.Duration
 	deadToTransport  bool
+	lag              metrics.Histogram
 	logger           log.Logger
 	now              func() time.Time
 
@@ -160,6 +164,31 @@ func Logger(l log.Logger) Option { return func(ib *Inbox) { ib.logger = l } }
 // RabbitMQ dead-letter queue). DeadLetters and Replay then see only what
 // the inbox parked before.
 func DeadLetterToTransport() Option { return func(ib *Inbox) { ib.deadToTransport = true } }
+
+// Lag observes, for each event applied, the seconds from when it happened
+// (its time attribute) to when its effect committed, labelled "type": how
+// far the consumer runs behind. Prometheus calls this consumer lag; see
+// NewLagHistogram.
+func Lag(h metrics.Histogram) Option { return func(ib *Inbox) { ib.lag = h } }
+
+// NewLagHistogram returns the histogram for Lag, registered on reg as
+// kitshop_inbox_event_lag_seconds{consumer,type}, with buckets from 1 ms to
+// 10 minutes.
+func NewLagHistogram(reg prometheus.Registerer, consumer string) (metrics.Histogram, error) {
+	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "kitshop", Subsystem: "inbox", Name: "event_lag_seconds",
+		Help:    "Seconds from an event's time to the commit of its effect in the consumer.",
+		Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 60, 600},
+	}, []string{"consumer", "type"})
+	if err := reg.Register(hv); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		hv = are.ExistingCollector.(*prometheus.HistogramVec)
+	}
+	return kitprometheus.NewHistogram(hv).With("consumer", consumer), nil
+}
 
 // New returns the inbox of consumer (a service name such as "inventory") on
 // db, which must hold the tables of Schema and be the database the
@@ -226,6 +255,9 @@ func (ib *Inbox) handle(ctx context.Context, e shop.Event, h shop.Handler) error
 	for attempt < ib.attempts {
 		attempt++
 		if last = ib.once(ctx, e, h); last == nil {
+			if ib.lag != nil && !e.Time.IsZero() {
+				ib.lag.With("type", e.Type).Observe(ib.now().Sub(e.Time).Seconds())
+			}
 			return nil
 		}
 		if errors.Is(last, shop.ErrDeadLetter) {

@@ -16,6 +16,7 @@ import (
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/inbox"
 	"github.com/kitshop/shop/internal/sqlitedb"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The consumer's database: the inbox tables beside a table the handlers
@@ -351,3 +352,35 @@ func TestSubscribeWrapsEveryHandler(t *testing.T) {
 type subscriber map[string]shop.Handler
 
 func (s subscriber) Subscribe(typ string, h shop.Handler) error { s[typ] = h; return nil }
+
+func TestLagObservesEachAppliedEventOnce(t *testing.T) {
+	db := openDB(t)
+	reg := prometheus.NewRegistry()
+	lag, err := inbox.NewLagHistogram(reg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib := newInbox(db, inbox.Lag(lag))
+	h := ib.Handle(shop.EventOrderPaid, func(ctx context.Context, e shop.Event) error { return bump(ctx, db, "paid") })
+	e := event(t, "o1")
+	e.Time = time.Now().Add(-2 * time.Second) // it happened two seconds ago
+	for range 2 {                             // the copy is skipped, and not observed
+		if err := h(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(families) != 1 || families[0].GetName() != "kitshop_inbox_event_lag_seconds" {
+		t.Fatalf("families %v", families)
+	}
+	m := families[0].GetMetric()
+	if len(m) != 1 || m[0].GetHistogram().GetSampleCount() != 1 || m[0].GetHistogram().GetSampleSum() < 2 {
+		t.Fatalf("lag %v: want one observation of at least 2 s", m)
+	}
+	if _, err := inbox.NewLagHistogram(reg, "test"); err != nil {
+		t.Fatalf("a second histogram on the same registry: %v", err)
+	}
+}

@@ -204,6 +204,25 @@ func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
 	return outbox.Pending(ctx, s.db)
 }
 
+// Held returns how many reservations are held (neither committed nor
+// released yet) and how many units the stock holds for them in all.
+func (s *SQLiteStore) Held(ctx context.Context) (reservations, units int, err error) {
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM reservations WHERE status = 'held'`).Scan(&reservations); err != nil {
+		return 0, 0, fmt.Errorf("inventory: count held reservations: %w", err)
+	}
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COALESCE(SUM(reserved), 0) FROM stock`).Scan(&units); err != nil {
+		return 0, 0, fmt.Errorf("inventory: sum reserved units: %w", err)
+	}
+	return reservations, units, nil
+}
+
+// OutboxBacklog returns how many events wait to be published and when the
+// oldest of them happened (the zero time when none wait): what the
+// kitshop_outbox_* gauges show.
+func (s *SQLiteStore) OutboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error) {
+	return outbox.Backlog(ctx, s.db)
+}
+
 // timeLayout is RFC 3339 in UTC with all nine fractional digits, so that
 // stored times compare correctly as text.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"

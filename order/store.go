@@ -222,6 +222,33 @@ func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
 	return outbox.Pending(ctx, s.db)
 }
 
+// CountByStatus returns how many orders are in each status. It reads the
+// whole orders table, so call it every few seconds at most.
+func (s *SQLiteStore) CountByStatus(ctx context.Context) (map[Status]int, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT status, COUNT(*) FROM orders GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("order: count by status: %w", err)
+	}
+	defer rows.Close()
+	out := map[Status]int{}
+	for rows.Next() {
+		var st Status
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("order: count by status: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// OutboxBacklog returns how many events wait to be published and when the
+// oldest of them happened (the zero time when none wait): what the
+// kitshop_outbox_* gauges show.
+func (s *SQLiteStore) OutboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error) {
+	return outbox.Backlog(ctx, s.db)
+}
+
 // Create implements Store: the order, its first history entry and its
 // order.created event in one transaction.
 func (s *SQLiteStore) Create(ctx context.Context, o Order) error {

@@ -148,6 +148,13 @@ func (s *SQLiteStore) PendingEvents(ctx context.Context) (int, error) {
 	return outbox.Pending(ctx, s.db)
 }
 
+// OutboxBacklog returns how many events wait to be published and when the
+// oldest of them happened (the zero time when none wait): what the
+// kitshop_outbox_* gauges show.
+func (s *SQLiteStore) OutboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error) {
+	return outbox.Backlog(ctx, s.db)
+}
+
 // timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so stored
 // times also sort as text.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"

@@ -193,6 +193,7 @@ type shopApp struct {
 	expirer   *inventory.Expirer
 	bus       *inproc.Bus
 	inbox     *inbox.Inbox
+	ops       *app.OpsMetrics
 	orderTTL  time.Duration
 	logger    log.Logger
 	closers   []func() error
@@ -258,7 +259,11 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 	// Inventory consumes the order events through its inbox: each one is
 	// applied once, in the transaction that records it, and one that keeps
 	// failing is parked for an admin (GET /admin/dead-letters).
-	a.inbox = a.inventory.Inbox(inbox.Logger(logger))
+	lag, err := inbox.NewLagHistogram(reg, inventory.Consumer)
+	if err != nil {
+		return nil, err
+	}
+	a.inbox = a.inventory.Inbox(inbox.Logger(logger), inbox.Lag(lag))
 	if err := a.inbox.Subscribe(a.bus, inventory.EventHandlers(a.invSvc, logger)); err != nil {
 		return nil, err
 	}
@@ -299,6 +304,17 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 	)
 	mux.Handle("/", shophttp.NotFound())
 	a.handler = mux
+
+	if a.ops, err = app.NewOpsMetrics(reg, logger); err != nil {
+		return nil, err
+	}
+	a.ops.Outbox(user.EventSource, a.users)
+	a.ops.Outbox(catalog.EventSource, a.catalog)
+	a.ops.Outbox(inventory.EventSource, a.inventory)
+	a.ops.Outbox(order.EventSource, a.orders)
+	a.ops.Parked(inventory.Consumer, a.inbox.Parked)
+	a.ops.Reservations(a.inventory)
+	a.ops.Orders(a.orders)
 	return a, nil
 }
 
@@ -318,6 +334,7 @@ func (a *shopApp) background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.orderSvc.RunRecovery(ctx, time.Minute) })
 	wg.Go(func() { a.expirer.RunExpiry(ctx, 10*time.Second) })
 	wg.Go(func() { a.inbox.Run(ctx) })
+	wg.Go(func() { a.ops.Run(ctx) })
 	return wg.Wait
 }
 

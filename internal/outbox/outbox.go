@@ -367,6 +367,30 @@ func Pending(ctx context.Context, db *sqlitedb.DB) (int, error) {
 	return n, err
 }
 
+// Backlog returns how many events of db's outbox wait to be published, and
+// when the oldest of them happened (the zero time when none wait).
+func Backlog(ctx context.Context, db *sqlitedb.DB) (pending int, oldest time.Time, err error) {
+	if err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&pending); err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox: count: %w", err)
+	}
+	if pending == 0 {
+		return 0, time.Time{}, nil
+	}
+	var raw []byte
+	err = db.R.QueryRowContext(ctx, `SELECT event FROM outbox ORDER BY seq LIMIT 1`).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) { // published meanwhile
+		return pending, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox: read the oldest: %w", err)
+	}
+	e, err := parseEvent(raw)
+	if err != nil {
+		return pending, time.Time{}, nil // an unreadable event has no time; the count still holds
+	}
+	return pending, e.Time, nil
+}
+
 func (r *Relay) backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond
 	for i := 1; i < attempt && d < r.MaxBackoff; i++ {

@@ -59,9 +59,15 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	ops, err := app.NewOpsMetrics(svc.Registry, svc.Logger)
+	if err != nil {
+		return err
+	}
+	ops.Outbox(catalog.EventSource, store)
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { store.RunOutbox(bg, events, svc.Logger) })
+	wg.Go(func() { ops.Run(bg) })
 	defer func() { stopBackground(); wg.Wait() }()
 	return svc.Serve(ctx, mux, ready)
 }

@@ -88,7 +88,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	// queue; over HTTP, the inbox parks them.
 	var consumer shop.Subscriber
 	var sub *amqp.Subscriber
-	inboxOpts := []inbox.Option{inbox.Logger(svc.Logger)}
+	lag, err := inbox.NewLagHistogram(svc.Registry, inventory.Consumer)
+	if err != nil {
+		return err
+	}
+	inboxOpts := []inbox.Option{inbox.Logger(svc.Logger), inbox.Lag(lag)}
 	if url := s.Events.AMQP; url != "" {
 		if sub, err = amqp.NewSubscriber(url, inventory.Consumer, s.Events.AMQPOptions(svc.Logger)...); err != nil {
 			return fmt.Errorf("configuration: amqp (SHOP_AMQP_URL): %w", err)
@@ -120,5 +124,13 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	wg.Go(func() { store.RunOutbox(bg, events, svc.Logger) })
 	wg.Go(func() { inventory.NewExpirer(store, inventory.WithLogger(svc.Logger)).RunExpiry(bg, 10*time.Second) })
+	ops, err := app.NewOpsMetrics(svc.Registry, svc.Logger)
+	if err != nil {
+		return err
+	}
+	ops.Outbox(inventory.EventSource, store)
+	ops.Parked(inventory.Consumer, ib.Parked) // with RabbitMQ, dead letters live in its dead-letter queue instead
+	ops.Reservations(store)
+	wg.Go(func() { ops.Run(bg) })
 	return svc.Serve(ctx, mux, ready)
 }

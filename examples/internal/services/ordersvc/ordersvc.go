@@ -93,11 +93,18 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	ops, err := app.NewOpsMetrics(svc.Registry, svc.Logger)
+	if err != nil {
+		return err
+	}
+	ops.Outbox(order.EventSource, store)
+	ops.Orders(store)
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { store.RunOutbox(bg, events, svc.Logger) })
 	wg.Go(func() { orders.RunExpiry(bg, min(max(s.orderTTL/10, 100*time.Millisecond), 5*time.Second)) })
 	wg.Go(func() { orders.RunRecovery(bg, time.Minute) })
+	wg.Go(func() { ops.Run(bg) })
 	defer func() { stopBackground(); wg.Wait() }()
 
 	level.Warn(svc.Logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")

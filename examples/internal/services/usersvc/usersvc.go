@@ -128,9 +128,15 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 		return err
 	}
 	defer closeEvents.Close()
+	ops, err := app.NewOpsMetrics(reg, logger)
+	if err != nil {
+		return err
+	}
+	ops.Outbox(user.EventSource, store)
 	bg, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { store.RunOutbox(bg, events, logger) })
+	wg.Go(func() { ops.Run(bg) })
 	defer func() { stopBackground(); wg.Wait() }()
 	return app.ServeRegistered(ctx, s.Addr, mux, logger, s.StopSettings, func(addr net.Addr) (func(), error) {
 		deregister, err := peers.Register(ctx, "user", app.Advertised(s.advertise, addr))
