@@ -23,14 +23,14 @@ const OpsSampleInterval = 5 * time.Second
 // gauge, read from the stores every OpsSampleInterval by Run. Add what the
 // process has, then Run it.
 type OpsMetrics struct {
-	logger                 log.Logger
-	outboxPending          metrics.Gauge
-	outboxOldest           metrics.Gauge
-	parked                 metrics.Gauge
-	heldReservations       metrics.Gauge
-	reservedUnits          metrics.Gauge
-	orders                 metrics.Gauge
-	samplers               []func(ctx context.Context) error
+	logger           log.Logger
+	outboxPending    metrics.Gauge
+	outboxOldest     metrics.Gauge
+	parked           metrics.Gauge
+	heldReservations metrics.Gauge
+	reservedUnits    metrics.Gauge
+	orders           metrics.Gauge
+	samplers         []func(ctx context.Context) error
 }
 
 // NewOpsMetrics registers the gauges on reg.
