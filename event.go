@@ -19,6 +19,12 @@ type Event struct {
 	Time        time.Time       `json:"time"`
 	DataType    string          `json:"datacontenttype,omitempty"`
 	Data        json.RawMessage `json:"data,omitempty"`
+	// TraceParent and TraceState are the W3C trace context of the change
+	// that made the event (CloudEvents' distributed tracing extension), so
+	// the relay, the broker and the consumer continue its trace. Empty when
+	// tracing is off.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // NewEvent builds an event with a fresh ID and the current time, its data

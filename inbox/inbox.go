@@ -43,8 +43,11 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kitshop/shop"
+	"github.com/kitshop/shop/internal/tracing"
 )
 
 // Schema is the DDL of the inbox tables: handled event IDs per consumer, and
@@ -237,7 +240,10 @@ func (ib *Inbox) Subscribe(sub shop.Subscriber, handlers map[string]shop.Handler
 	return nil
 }
 
-func (ib *Inbox) handle(ctx context.Context, e shop.Event, h shop.Handler) error {
+func (ib *Inbox) handle(ctx context.Context, e shop.Event, h shop.Handler) (err error) {
+	ctx, span := tracing.FromEvent(ctx, "process", trace.SpanKindConsumer, e)
+	span.SetAttributes(attribute.String("messaging.consumer.group.name", ib.consumer))
+	defer func() { tracing.End(span, err) }()
 	if e.ID == "" {
 		err := fmt.Errorf("%w: event %s has no id, so it cannot be handled exactly once", shop.ErrDeadLetter, e.Type)
 		if ib.deadToTransport {

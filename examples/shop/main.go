@@ -156,6 +156,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
+	tel, err := app.StartTracing(ctx, s.TraceSettings, "shop", os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown()
 	a, err := open(ctx, s, tokens, logger)
 	if err != nil {
 		return err
@@ -171,7 +176,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	waitBackground := a.background(bg)
 	defer func() { stopBackground(); waitBackground() }()
 
-	return app.Serve(ctx, s.Addr, a.handler, logger, s.StopSettings, func(addr net.Addr) {
+	return app.Serve(ctx, s.Addr, tel.Handler(a.handler), logger, s.StopSettings, func(addr net.Addr) {
 		// Logged once started, so that a start-up error is the only line.
 		level.Warn(logger).Log("msg", "payments use the development provider order.DevPayments: no money moves, test cards only")
 		level.Info(logger).Log("msg", "shop ready", "addr", addr, "data_dir", s.DataDir, "startup", time.Since(start))

@@ -243,6 +243,9 @@ type childSpec struct {
 func childArgs(s settings, dataDir string, addrs map[string]string) []childSpec {
 	common := []string{"-data-dir", dataDir, "-log-format", s.Format,
 		"-shutdown-timeout", s.Timeout.String(), "-shutdown-delay", s.Delay.String()}
+	if s.OTel != "" {
+		common = append(common, "-otel", s.OTel)
+	}
 	if s.Quiet {
 		common = append(common, "-quiet")
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/internal/sqlitedb"
+	"github.com/kitshop/shop/internal/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Schema is the DDL of the outbox table; copy it into a migration. It holds
@@ -62,6 +64,9 @@ ALTER TABLE outbox_next RENAME TO outbox;`
 // Add stores e in the outbox within tx, so it is published if and only if tx
 // commits.
 func Add(ctx context.Context, tx *sqlitedb.Tx, e shop.Event) error {
+	if e.TraceParent == "" {
+		tracing.Stamp(ctx, &e) // the change's trace goes on with the event
+	}
 	raw, err := jsonEvent(e)
 	if err != nil {
 		return err
@@ -313,6 +318,23 @@ func (r *Relay) publish(ctx context.Context, due []pending, events []shop.Event,
 			stopped[due[i].subject] = true
 		}
 	}
+	// Each event is published in a span of its own, below the trace of the
+	// change that made it, and carries that span to its consumer.
+	spans := make([]trace.Span, len(events))
+	ctxs := make([]context.Context, len(events))
+	for i := range events {
+		if results[i] == nil {
+			ctxs[i], spans[i] = tracing.FromEvent(ctx, "publish", trace.SpanKindProducer, events[i])
+			tracing.Stamp(ctxs[i], &events[i])
+		}
+	}
+	defer func() {
+		for i, span := range spans {
+			if span != nil {
+				tracing.End(span, results[i])
+			}
+		}
+	}()
 	bp, batches := r.pub.(shop.BatchPublisher)
 	if !batches {
 		for i := range due {
@@ -324,7 +346,7 @@ func (r *Relay) publish(ctx context.Context, due []pending, events []shop.Event,
 			case ctx.Err() != nil:
 				results[i] = ctx.Err()
 			default:
-				if results[i] = r.pub.Publish(ctx, events[i]); results[i] != nil {
+				if results[i] = r.pub.Publish(ctxs[i], events[i]); results[i] != nil {
 					stop(i)
 				}
 			}

@@ -20,9 +20,12 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/kitshop/shop/inbox"
+	"github.com/kitshop/shop/internal/tracing"
 )
 
 // DB is a service's database: a single-connection pool for writes, so
@@ -35,6 +38,7 @@ type DB struct {
 	// R is the reader pool. Its connections refuse writes.
 	R *sql.DB
 
+	name         string          // the file's base name, for traces
 	queue        chan *txRequest // unbuffered: a send succeeds once the writer took it
 	closing      chan struct{}
 	writerDone   chan struct{}
@@ -183,7 +187,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	db := &DB{W: w, R: r, queue: make(chan *txRequest), closing: make(chan struct{}), writerDone: make(chan struct{}),
+	db := &DB{name: filepath.Base(path), W: w, R: r, queue: make(chan *txRequest), closing: make(chan struct{}), writerDone: make(chan struct{}),
 		stmts: map[string]*sql.Stmt{}, unknown: map[string]struct{}{}}
 	go db.writer()
 	return db, nil
@@ -278,10 +282,13 @@ func (db *DB) Ping(ctx context.Context) error {
 // When ctx comes from an event handler wrapped by package inbox, the
 // transaction first records the event as handled (inbox.Mark); if it was
 // handled before, fn does not run and Tx returns inbox.ErrHandled.
-func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+func (db *DB) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := tracing.Child(ctx, "sqlite tx", trace.SpanKindInternal,
+		attribute.String("db.system.name", "sqlite"), attribute.String("db.namespace", db.name))
+	defer func() { tracing.End(span, err) }()
 	req := &txRequest{ctx: ctx, turn: make(chan *Tx, 1), finished: make(chan error, 1), done: make(chan error, 1)}
 	select {
 	case db.queue <- req:

@@ -64,6 +64,8 @@ type wireEvent struct {
 	DataType    string          `json:"datacontenttype,omitempty"`
 	Data        json.RawMessage `json:"data,omitempty"`
 	DataBase64  *string         `json:"data_base64,omitempty"`
+	TraceParent string          `json:"traceparent,omitempty"`
+	TraceState  string          `json:"tracestate,omitempty"`
 }
 
 // marshalStructured returns e as a structured-mode body, or an ErrInvalid
@@ -74,7 +76,7 @@ func marshalStructured(e shop.Event) ([]byte, error) {
 		return nil, err
 	}
 	w := wireEvent{SpecVersion: e.SpecVersion, ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Subject,
-		DataType: e.DataType, Data: e.Data}
+		DataType: e.DataType, Data: e.Data, TraceParent: e.TraceParent, TraceState: e.TraceState}
 	if !e.Time.IsZero() {
 		t := e.Time.Format(time.RFC3339Nano)
 		w.Time = &t
@@ -90,7 +92,7 @@ func marshalStructured(e shop.Event) ([]byte, error) {
 }
 
 // unmarshalStructured reads a structured-mode body. Attributes it does not
-// know (extensions) are ignored.
+// know (extensions other than traceparent and tracestate) are ignored.
 func unmarshalStructured(body []byte) (shop.Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var w wireEvent
@@ -104,7 +106,8 @@ func unmarshalStructured(body []byte) (shop.Event, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return shop.Event{}, shop.E(shop.ErrInvalid, CodeBadJSON, "the body holds data after the event")
 	}
-	e := shop.Event{SpecVersion: w.SpecVersion, ID: w.ID, Source: w.Source, Type: w.Type, Subject: w.Subject, DataType: w.DataType}
+	e := shop.Event{SpecVersion: w.SpecVersion, ID: w.ID, Source: w.Source, Type: w.Type, Subject: w.Subject, DataType: w.DataType,
+		TraceParent: w.TraceParent, TraceState: w.TraceState}
 	switch {
 	case w.DataBase64 != nil && len(w.Data) > 0 && !isNull(w.Data):
 		return shop.Event{}, shop.E(shop.ErrInvalid, CodeInvalidEvent, "the event has both data and data_base64")
@@ -134,6 +137,8 @@ const (
 	headerType        = "Ce-Type"
 	headerSubject     = "Ce-Subject"
 	headerTime        = "Ce-Time"
+	headerTraceParent = "Ce-Traceparent"
+	headerTraceState  = "Ce-Tracestate"
 )
 
 // unmarshalBinary reads a binary-mode event: the attributes from the ce-*
@@ -142,7 +147,8 @@ const (
 func unmarshalBinary(h http.Header, body []byte) (shop.Event, error) {
 	attr := func(name string) string { return percentDecode(h.Get(name)) }
 	e := shop.Event{SpecVersion: attr(headerSpecVersion), ID: attr(headerID), Source: attr(headerSource),
-		Type: attr(headerType), Subject: attr(headerSubject), DataType: h.Get("Content-Type")}
+		Type: attr(headerType), Subject: attr(headerSubject), DataType: h.Get("Content-Type"),
+		TraceParent: attr(headerTraceParent), TraceState: attr(headerTraceState)}
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := jsonData(e.DataType, body); err != nil {
 			return shop.Event{}, err

@@ -105,8 +105,9 @@ type Config struct {
 	// ("https://shop.example.com"; "*" for any). Empty: no CORS headers.
 	CORSOrigins []string
 	// Transport carries the requests to the upstreams (default
-	// NewTransport()). Close closes its idle connections.
-	Transport *http.Transport
+	// NewTransport(); wrap it to trace them, as otelhttp.NewTransport
+	// does). Close closes its idle connections when it can.
+	Transport http.RoundTripper
 	// Logger gets the access log, one line a request, and the breakers'
 	// changes of state (default: nowhere).
 	Logger log.Logger

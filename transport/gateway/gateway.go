@@ -144,7 +144,9 @@ func (g *Gateway) Close() error {
 		for _, up := range g.ups {
 			up.close()
 		}
-		g.cfg.Transport.CloseIdleConnections()
+		if t, ok := g.cfg.Transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
 		g.m.unregister(g.cfg.Registry)
 	})
 	return nil

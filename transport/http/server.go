@@ -14,6 +14,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/kitshop/shop"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ServerOptions returns the go-kit server options every kitshop handler
@@ -77,8 +80,19 @@ func logServerError(ctx context.Context, status int, err error) {
 func ClientOptions(token func() (string, error)) []kithttp.ClientOption {
 	return []kithttp.ClientOption{
 		kithttp.SetClient(NewClient(10 * time.Second)),
-		kithttp.ClientBefore(PassRequestID, PassToken(token)),
+		kithttp.ClientBefore(PassRequestID, PassToken(token), PassTraceContext),
 	}
+}
+
+// PassTraceContext is a client RequestFunc that puts the trace context of
+// ctx in the request's headers (W3C traceparent, with the process's
+// propagator), so the called service's spans join the caller's trace. With
+// tracing off it adds nothing.
+func PassTraceContext(ctx context.Context, r *http.Request) context.Context {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	return ctx
 }
 
 // NewClient returns an HTTP client for calls between services: whole-call

@@ -73,6 +73,7 @@ type Settings struct {
 	BcryptCost    int
 	LogSettings
 	StopSettings
+	TraceSettings
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's default.
@@ -86,6 +87,7 @@ func (s *Settings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.IntVar(&s.BcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31 (SHOP_BCRYPT_COST)")
 	s.RegisterLog(fs)
 	s.RegisterStop(fs)
+	s.RegisterTrace(fs)
 }
 
 // Check validates the parsed settings, naming the setting at fault.
@@ -107,6 +109,9 @@ func (s *Settings) Check(fs *flag.FlagSet) error {
 		return errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
 	}
 	if err := s.CheckStop(); err != nil {
+		return err
+	}
+	if err := s.CheckTrace(); err != nil {
 		return err
 	}
 	return s.CheckLog()

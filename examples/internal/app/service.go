@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-kit/log"
@@ -36,6 +37,7 @@ type ServiceSettings struct {
 	SecretKey config.Secret
 	LogSettings
 	StopSettings
+	TraceSettings
 	// Consul, when set, is the Consul agent the service registers with and
 	// finds the services it calls through; otherwise discovery is static.
 	Consul string
@@ -60,6 +62,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.Var(&s.SecretKey, "secret-key", "token signing key shared by every service, at least 32 characters; generated once and kept in the data dir when unset (SHOP_SECRET_KEY)")
 	s.RegisterLog(fs)
 	s.RegisterStop(fs)
+	s.RegisterTrace(fs)
 	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
@@ -84,6 +87,9 @@ func (s *ServiceSettings) Check(fs *flag.FlagSet) error {
 		return err
 	}
 	if err := s.CheckStop(); err != nil {
+		return err
+	}
+	if err := s.CheckTrace(); err != nil {
 		return err
 	}
 	return s.Events.Check()
@@ -118,6 +124,8 @@ type Service struct {
 	Metrics  shop.ServiceMetrics
 	Peers    *Peers
 	Verifier shop.Verifier
+	// Telemetry is the service's tracing; nil when -otel is unset.
+	Telemetry *Telemetry
 
 	start    time.Time
 	flushLog func() error
@@ -135,6 +143,9 @@ func StartService(name string, s ServiceSettings, stderr io.Writer) (_ *Service,
 		}
 	}()
 	if svc.Tokens, err = s.Tokens(); err != nil {
+		return nil, err
+	}
+	if svc.Telemetry, err = StartTracing(context.Background(), s.TraceSettings, name, os.Stdout); err != nil {
 		return nil, err
 	}
 	if svc.Metrics, err = shop.NewServiceMetrics(svc.Registry, name); err != nil {
@@ -170,7 +181,7 @@ func (svc *Service) Serve(ctx context.Context, handler http.Handler, ready func(
 	if err := DebugServer(ctx, svc.Settings.DebugAddr); err != nil {
 		return err
 	}
-	return ServeRegistered(ctx, svc.Settings.Addr, handler, svc.Logger, svc.Settings.StopSettings, func(addr net.Addr) (func(), error) {
+	return ServeRegistered(ctx, svc.Settings.Addr, svc.Telemetry.Handler(handler), svc.Logger, svc.Settings.StopSettings, func(addr net.Addr) (func(), error) {
 		deregister, err := svc.Peers.Register(ctx, svc.Name, Advertised(svc.Settings.AdvertiseAddr, addr))
 		if err != nil {
 			return nil, err
@@ -199,6 +210,9 @@ func (svc *Service) Close() {
 	}
 	if svc.Peers != nil {
 		svc.Peers.Close()
+	}
+	if err := svc.Telemetry.Shutdown(); err != nil {
+		level.Warn(svc.Logger).Log("msg", "could not send the last spans", "err", err)
 	}
 	if svc.flushLog != nil {
 		svc.flushLog()

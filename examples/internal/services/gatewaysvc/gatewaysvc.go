@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type settings struct {
 	ipBurst, userBurst, authBurst int
 	log                           app.LogSettings
 	stop                          app.StopSettings
+	trace                         app.TraceSettings
 }
 
 // services are the upstreams, with the flag of their instances and its
@@ -71,6 +73,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
 	s.log.RegisterLog(fs)
 	s.stop.RegisterStop(fs)
+	s.trace.RegisterTrace(fs)
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -84,6 +87,9 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 		return s, err
 	}
 	if err := s.stop.CheckStop(); err != nil {
+		return s, err
+	}
+	if err := s.trace.CheckTrace(); err != nil {
 		return s, err
 	}
 	for _, l := range []struct {
@@ -128,6 +134,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err := app.DebugServer(ctx, s.debugAddr); err != nil {
 		return err
 	}
+	tel, err := app.StartTracing(ctx, s.trace, "gateway", os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown()
 	reg := app.Registry()
 	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul}, logger, reg)
 	if err != nil {
@@ -156,6 +167,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 			gateway.ClassWrite: {PerIP: perIP, PerUser: perUser},
 		},
 		CORSOrigins: origins,
+		Transport:   tel.Transport(gateway.NewTransport()),
 		Logger:      logger,
 		Registry:    reg,
 	})
@@ -163,7 +175,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return fmt.Errorf("configuration: %w", err)
 	}
 	defer g.Close()
-	return app.Serve(ctx, s.addr, g, logger, s.stop, func(addr net.Addr) {
+	return app.Serve(ctx, s.addr, tel.Handler(g), logger, s.stop, func(addr net.Addr) {
 		level.Info(logger).Log("msg", "gateway ready", "addr", addr, "startup", time.Since(start))
 		if ready != nil {
 			ready(addr)

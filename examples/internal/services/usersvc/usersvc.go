@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -101,6 +102,11 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	if err := app.DebugServer(ctx, s.debugAddr); err != nil {
 		return err
 	}
+	tel, err := app.StartTracing(ctx, s.TraceSettings, "user", os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown()
 	reg := app.Registry()
 	metrics, err := shop.NewServiceMetrics(reg, "user")
 	if err != nil {
@@ -138,7 +144,7 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	wg.Go(func() { store.RunOutbox(bg, events, logger) })
 	wg.Go(func() { ops.Run(bg) })
 	defer func() { stopBackground(); wg.Wait() }()
-	return app.ServeRegistered(ctx, s.Addr, mux, logger, s.StopSettings, func(addr net.Addr) (func(), error) {
+	return app.ServeRegistered(ctx, s.Addr, tel.Handler(mux), logger, s.StopSettings, func(addr net.Addr) (func(), error) {
 		deregister, err := peers.Register(ctx, "user", app.Advertised(s.advertise, addr))
 		if err != nil {
 			return nil, err
