@@ -24,7 +24,7 @@ type binary struct {
 // Settings every binary takes.
 var commonEnv = []string{
 	"SHOP_ADDR", "SHOP_DATA_DIR", "SHOP_SECRET_KEY", "SHOP_QUIET", "SHOP_LOG_FORMAT",
-	"SHOP_CONSUL_ADDR", "SHOP_DEBUG_ADDR",
+	"SHOP_CONSUL_ADDR", "SHOP_DEBUG_ADDR", "SHOP_SHUTDOWN_TIMEOUT", "SHOP_SHUTDOWN_DELAY", "SHOP_OTEL",
 }
 
 // Settings every single-service binary takes on top of commonEnv.
