@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kitshop/shop/examples/internal/binarytest"
 )
 
 // span is what the stdout exporter writes of a span.
@@ -65,9 +67,18 @@ func has(spans []span, proc, prefix string) bool {
 // follows an order in the spans its parts write: placing it is one trace
 // from the gateway through the order, catalog and inventory services and
 // their databases; paying it goes on through the order's outbox, the event
-// to the inventory, and the inventory's inbox and database.
+// to the inventory (pushed over HTTP, or through RabbitMQ), and the
+// inventory's inbox and database.
 func TestOneTraceFollowsAnOrder(t *testing.T) {
-	p := startShop(t, t.TempDir(), append(topologies[1].args, "-otel", "stdout")...)
+	t.Run("CloudEvents over HTTP", func(t *testing.T) { testOneTraceFollowsAnOrder(t) })
+	t.Run("RabbitMQ", func(t *testing.T) {
+		url, _ := binarytest.AMQPVhost(t)
+		testOneTraceFollowsAnOrder(t, "-amqp", url)
+	})
+}
+
+func testOneTraceFollowsAnOrder(t *testing.T, extra ...string) {
+	p := startShop(t, t.TempDir(), append(append(topologies[1].args, "-otel", "stdout"), extra...)...)
 	p.register("traced@example.com", "traced-password", "Traced")
 	token := p.login("traced@example.com", "traced-password")
 	mug := p.products("?q=Mug")[0]["id"].(string)

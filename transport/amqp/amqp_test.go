@@ -56,7 +56,12 @@ func TestPublishAndConsume(t *testing.T) {
 		if i%2 == 1 {
 			typ = shop.EventOrderPaid
 		}
-		want = append(want, event(t, typ, fmt.Sprintf("o%d", i%4), i))
+		ev := event(t, typ, fmt.Sprintf("o%d", i%4), i)
+		if i%3 == 0 { // made in a traced request
+			ev.TraceParent = fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e%04d-00f067aa0ba902b7-01", i)
+			ev.TraceState = "kitshop=t"
+		}
+		want = append(want, ev)
 	}
 	for i, err := range pub.PublishBatch(ctx, want[:30]) {
 		if err != nil {
@@ -102,6 +107,12 @@ func TestPublishAndConsume(t *testing.T) {
 		}
 		if d.Timestamp.Unix() != w.Time.Unix() {
 			t.Fatalf("message %d: timestamp %s, want the event time %s", i, d.Timestamp, w.Time)
+		}
+		if tp, _ := d.Headers["traceparent"].(string); tp != w.TraceParent {
+			t.Fatalf("message %d: traceparent header %q, want %q", i, tp, w.TraceParent)
+		}
+		if ts, _ := d.Headers["tracestate"].(string); ts != w.TraceState {
+			t.Fatalf("message %d: tracestate header %q, want %q", i, ts, w.TraceState)
 		}
 		var body map[string]any
 		if err := json.Unmarshal(d.Body, &body); err != nil {

@@ -158,7 +158,7 @@ func sameEvent(want, got shop.Event) string {
 	switch {
 	case got.ID != want.ID, got.Type != want.Type, got.Source != want.Source, got.Subject != want.Subject,
 		got.SpecVersion != want.SpecVersion, got.DataType != want.DataType, !got.Time.Equal(want.Time),
-		!bytes.Equal(got.Data, want.Data):
+		!bytes.Equal(got.Data, want.Data), got.TraceParent != want.TraceParent, got.TraceState != want.TraceState:
 		w, _ := json.Marshal(want)
 		g, _ := json.Marshal(got)
 		return fmt.Sprintf("want %s\n got %s", w, g)

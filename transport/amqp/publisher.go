@@ -168,14 +168,23 @@ func message(e shop.Event) (amqp091.Publishing, error) {
 	if err != nil {
 		return amqp091.Publishing{}, fmt.Errorf("amqp: encode %s %s: %w", e.Type, e.ID, err)
 	}
-	return amqp091.Publishing{
+	m := amqp091.Publishing{
 		ContentType:  ContentType,
 		DeliveryMode: amqp091.Persistent,
 		MessageId:    e.ID,
 		Type:         e.Type,
 		Timestamp:    e.Time,
 		Body:         body,
-	}, nil
+	}
+	// The trace context also goes in the message's headers, where the
+	// broker's own tracing and other consumers look for it (W3C names).
+	if e.TraceParent != "" {
+		m.Headers = amqp091.Table{"traceparent": e.TraceParent}
+		if e.TraceState != "" {
+			m.Headers["tracestate"] = e.TraceState
+		}
+	}
+	return m, nil
 }
 
 // conn returns the open connection, opening one when there is none and

@@ -431,6 +431,11 @@ loop:
 			}
 			m := delivery{d: d}
 			m.e, m.err = decode(d.Body)
+			if tp, ok := d.Headers["traceparent"].(string); ok && m.e.TraceParent == "" {
+				// A publisher that sent the trace context in headers only.
+				m.e.TraceParent = tp
+				m.e.TraceState, _ = d.Headers["tracestate"].(string)
+			}
 			queues[worker(m.e.Subject, len(queues))] <- m
 		}
 	}

@@ -185,7 +185,8 @@ func orderEvent(t testing.TB, orderID string) shop.Event {
 func sameEvent(t testing.TB, got, want shop.Event) {
 	t.Helper()
 	if got.SpecVersion != want.SpecVersion || got.ID != want.ID || got.Source != want.Source || got.Type != want.Type ||
-		got.Subject != want.Subject || got.DataType != want.DataType || !got.Time.Equal(want.Time) {
+		got.Subject != want.Subject || got.DataType != want.DataType || !got.Time.Equal(want.Time) ||
+		got.TraceParent != want.TraceParent || got.TraceState != want.TraceState {
 		t.Errorf("event arrived as\n %+v\nwant\n %+v", got, want)
 	}
 	if !jsonEqual(t, got.Data, want.Data) {

@@ -32,6 +32,8 @@ func TestReceiverTakesStructuredEvent(t *testing.T) {
 	tokens := newTokens(t)
 	c := newConsumer(t, tokens, shop.EventOrderPaid)
 	e := orderEvent(t, "ord_1")
+	e.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" // CloudEvents' tracing extension
+	e.TraceState = "kitshop=1"
 
 	r := post(t, c.srv.URL, http.MethodPost, cehttp.Path, structuredBody(t, e),
 		"Content-Type", structured, "Authorization", "Bearer "+issue(t, tokens, shop.RoleService), "X-Request-ID", "req-42")
@@ -60,7 +62,8 @@ func TestReceiverTakesBinaryEvent(t *testing.T) {
 		"Authorization", "Bearer "+issue(t, tokens, shop.RoleAdmin),
 		"Content-Type", "application/json",
 		"ce-specversion", "1.0", "ce-id", e.ID, "ce-source", e.Source, "ce-type", e.Type,
-		"ce-subject", "ord%201/%C3%BC", "ce-time", e.Time.Format(time.RFC3339Nano), "ce-traceparent", "an extension")
+		"ce-subject", "ord%201/%C3%BC", "ce-time", e.Time.Format(time.RFC3339Nano),
+		"ce-traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "ce-unknownext", "ignored")
 	if r.status != http.StatusNoContent {
 		t.Fatalf("push answered %d %s, want 204", r.status, r.code)
 	}
@@ -69,6 +72,7 @@ func TestReceiverTakesBinaryEvent(t *testing.T) {
 		t.Fatalf("handler ran %d times, want 1", len(got))
 	}
 	e.DataType = "application/json"
+	e.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	sameEvent(t, got[0].event, e)
 	if got[0].identity.Role != shop.RoleAdmin {
 		t.Errorf("handler ran as %+v, want the admin", got[0].identity)

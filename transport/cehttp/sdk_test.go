@@ -91,6 +91,7 @@ func TestSDKClientSendsToReceiver(t *testing.T) {
 	ev.SetSubject(e.Subject)
 	ev.SetTime(e.Time)
 	ev.SetExtension("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	e.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" // the distributed tracing extension is read
 	if err := ev.SetData(e.DataType, []byte(e.Data)); err != nil {
 		t.Fatal(err)
 	}
