@@ -307,6 +307,7 @@ func open(ctx context.Context, s settings, tokens *user.Tokens, logger log.Logge
 		shophttp.Check{Name: "inventory-db", Func: a.inventory.Ping},
 		shophttp.Check{Name: "order-db", Func: a.orders.Ping},
 	)
+	app.MountPages(mux)
 	mux.Handle("/", shophttp.NotFound())
 	a.handler = mux
 

@@ -104,6 +104,12 @@ type Config struct {
 	// CORSOrigins are the origins browsers may call the gateway from
 	// ("https://shop.example.com"; "*" for any). Empty: no CORS headers.
 	CORSOrigins []string
+	// Local are pages the gateway serves itself, for GET and HEAD: a key
+	// is an exact path ("/openapi.yaml", "/"), or, ending in a slash
+	// other than "/", a directory whose paths it all takes ("/assets/").
+	// A route of Routes wins over them; the token check and the rate limits
+	// do not apply. Their label in metrics and logs is "GET <key>".
+	Local map[string]http.Handler
 	// Transport carries the requests to the upstreams (default
 	// NewTransport(); wrap it to trace them, as otelhttp.NewTransport
 	// does). Close closes its idle connections when it can.

@@ -152,6 +152,24 @@ func (g *Gateway) Close() error {
 	return nil
 }
 
+// local returns the handler of Config.Local for path and its key: the exact
+// path, else the longest directory key holding it; nil when none does.
+func (g *Gateway) local(path string) (http.Handler, string) {
+	if h, ok := g.cfg.Local[path]; ok {
+		return h, path
+	}
+	var best string
+	for key := range g.cfg.Local {
+		if key != "/" && strings.HasSuffix(key, "/") && strings.HasPrefix(path, key) && len(key) > len(best) {
+			best = key
+		}
+	}
+	if best == "" {
+		return nil, ""
+	}
+	return g.cfg.Local[best], best
+}
+
 // ServeHTTP answers one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -194,6 +212,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, st *state) {
 		return
 	}
 	rt, other := findRoute(g.routes, r.Method, r.URL.Path)
+	if rt == nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if h, key := g.local(r.URL.Path); h != nil {
+			st.label = "GET " + key
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	if rt == nil {
 		if other {
 			w.Header().Set("Allow", g.allow(r.URL.Path))

@@ -971,3 +971,41 @@ func TestWithHystrixBreakers(t *testing.T) {
 		t.Fatalf("/readyz: %d %s", r.status, r.body)
 	}
 }
+
+func TestLocalPages(t *testing.T) {
+	page := func(body string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body + " " + r.URL.Path)) })
+	}
+	e := newEnv(t, nil, func(c *Config) {
+		c.Local = map[string]http.Handler{
+			"/":              page("index"),
+			"/openapi.yaml":  page("document"),
+			"/assets/":       page("asset"),
+			"/assets/fonts/": page("font"),
+			"/products/{id}": page("never: a route wins"),
+		}
+	})
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/", "index /"},
+		{"GET", "/openapi.yaml", "document /openapi.yaml"},
+		{"GET", "/assets/app.js", "asset /assets/app.js"},
+		{"GET", "/assets/fonts/a.woff2", "font /assets/fonts/a.woff2"},
+		{"HEAD", "/assets/app.js", ""},
+	} {
+		r := e.do(c.method, c.path, nil)
+		if r.status != 200 || string(r.body) != c.want {
+			t.Errorf("%s %s = %d %q, want 200 %q", c.method, c.path, r.status, r.body, c.want)
+		}
+	}
+	if r := e.do("GET", "/products/p1", nil); r.status != 200 || strings.Contains(string(r.body), "never") {
+		t.Errorf("a route lost to a local page: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/index.html", "/assets", "/internal/events"} {
+		if r := e.do("GET", path, nil); r.status != 404 {
+			t.Errorf("GET %s = %d, want 404: only the keys are served", path, r.status)
+		}
+	}
+	if r := e.do("POST", "/openapi.yaml", nil); r.status != 404 {
+		t.Errorf("POST /openapi.yaml = %d, want 404", r.status)
+	}
+}

@@ -167,6 +167,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 			gateway.ClassWrite: {PerIP: perIP, PerUser: perUser},
 		},
 		CORSOrigins: origins,
+		Local:       app.Pages(),
 		Transport:   tel.Transport(gateway.NewTransport()),
 		Logger:      logger,
 		Registry:    reg,

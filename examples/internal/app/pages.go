@@ -1,0 +1,28 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Pages are what the shop's public address serves besides the API: a key
+// is an exact path ("/openapi.yaml", "/") or, ending in a slash other than
+// "/", a directory of files ("/assets/"). The gateway serves them itself
+// (gateway.Config.Local); the monolith mounts them with MountPages.
+func Pages() map[string]http.Handler {
+	return map[string]http.Handler{}
+}
+
+// MountPages mounts Pages on mux for GET (and HEAD).
+func MountPages(mux *http.ServeMux) {
+	for key, h := range Pages() {
+		switch {
+		case key == "/":
+			mux.Handle("GET /{$}", h)
+		case strings.HasSuffix(key, "/"):
+			mux.Handle("GET "+key, h)
+		default:
+			mux.Handle("GET "+key, h)
+		}
+	}
+}
