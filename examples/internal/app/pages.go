@@ -1,9 +1,6 @@
 package app
 
-import (
-	"net/http"
-	"strings"
-)
+import "net/http"
 
 // Pages are what the shop's public address serves besides the API: a key
 // is an exact path ("/openapi.yaml", "/") or, ending in a slash other than
@@ -16,13 +13,9 @@ func Pages() map[string]http.Handler {
 // MountPages mounts Pages on mux for GET (and HEAD).
 func MountPages(mux *http.ServeMux) {
 	for key, h := range Pages() {
-		switch {
-		case key == "/":
-			mux.Handle("GET /{$}", h)
-		case strings.HasSuffix(key, "/"):
-			mux.Handle("GET "+key, h)
-		default:
-			mux.Handle("GET "+key, h)
+		if key == "/" {
+			key = "/{$}" // the root only; a ServeMux pattern "/" would take every path
 		}
+		mux.Handle("GET "+key, h)
 	}
 }
