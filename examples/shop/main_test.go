@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop/api/apitest"
 	"github.com/kitshop/shop/examples/internal/binarytest"
 
 	"github.com/kitshop/shop/internal/testkit"
@@ -123,9 +124,19 @@ func (p *shopProcess) call(method, path, token, body string, headers ...string) 
 	return status, m
 }
 
+// contract checks every exchange of these tests against the OpenAPI
+// document (api/openapi.yaml).
+var contract = func() *apitest.Checker {
+	c, err := apitest.New()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
 func (p *shopProcess) raw(method, path, token, body string, headers ...string) (int, []byte) {
 	p.t.Helper()
-	status, h, raw := binarytest.Do(p.t, method, p.base+path, token, body, headers...)
+	status, h, raw := binarytest.DoWith(p.t, contract.Client(p.t.Errorf), method, p.base+path, token, body, headers...)
 	for _, l := range leaks {
 		if bytes.Contains(raw, []byte(l)) {
 			p.t.Fatalf("%s %s: the answer leaks %q: %s", method, path, l, raw)
@@ -418,7 +429,8 @@ func testScarceStockIsNeverOversold(t *testing.T, p *shopProcess) {
 			defer wg.Done()
 			req, _ := http.NewRequest("POST", p.base+"/orders", strings.NewReader(fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, id)))
 			req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
-			resp, err := http.DefaultClient.Do(req)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := contract.Client(t.Errorf).Do(req)
 			if err != nil {
 				t.Error(err)
 				return

@@ -151,6 +151,13 @@ func CheckStartupErrors(t *testing.T, bin, name string, base, secrets []string, 
 // cannot be sent.
 func Do(t testing.TB, method, url, token, body string, headers ...string) (int, http.Header, []byte) {
 	t.Helper()
+	return DoWith(t, http.DefaultClient, method, url, token, body, headers...)
+}
+
+// DoWith is Do through client (one that checks each exchange against the
+// API's document, say).
+func DoWith(t testing.TB, client *http.Client, method, url, token, body string, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +171,7 @@ func Do(t testing.TB, method, url, token, body string, headers ...string) (int, 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -180,7 +187,13 @@ func Do(t testing.TB, method, url, token, body string, headers ...string) (int, 
 // answer that is not JSON fails t.
 func DoJSON(t testing.TB, method, url, token, body string, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
-	status, h, raw := Do(t, method, url, token, body, headers...)
+	return DoJSONWith(t, http.DefaultClient, method, url, token, body, headers...)
+}
+
+// DoJSONWith is DoJSON through client.
+func DoJSONWith(t testing.TB, client *http.Client, method, url, token, body string, headers ...string) (int, http.Header, map[string]any) {
+	t.Helper()
+	status, h, raw := DoWith(t, client, method, url, token, body, headers...)
 	var m map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &m); err != nil {
