@@ -78,6 +78,7 @@ type settings struct {
 	// The split topology's own settings.
 	topology      string
 	consul        string
+	consulTag     string
 	events        app.EventSettings
 	servicePort   int
 	gatewayLimits bool
@@ -94,6 +95,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.topology, "topology", monolith, "monolith: every service in this one process; split: the four services and the gateway as child processes on loopback, talking over HTTP and events (SHOP_TOPOLOGY)")
 	fs.StringVar(&s.consul, "consul", "", "split only: the Consul agent the services register with and find each other through; unset: static addresses (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	fs.StringVar(&s.consulTag, "consul-tag", "", "split only, with -consul: the tag the services register with and find each other by, so several shops share one agent (SHOP_CONSUL_TAG)")
 	s.events.Register(fs)
 	fs.IntVar(&s.servicePort, "service-port", 5001, "split only: the first of four loopback ports, for the user, catalog, order and inventory services in that order; 0 picks free ports (SHOP_SERVICE_PORT)")
 	fs.BoolVar(&s.gatewayLimits, "gateway-limits", true, "split only: the gateway's rate limits per client IP and per user (examples/gateway's defaults); false for load tests (SHOP_GATEWAY_LIMITS)")
@@ -112,8 +114,8 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	switch s.topology {
 	case monolith:
 		switch {
-		case s.consul != "":
-			return s, errors.New("configuration: consul (SHOP_CONSUL_ADDR) needs -topology split: in one process the services call each other directly")
+		case s.consul != "" || s.consulTag != "":
+			return s, errors.New("configuration: consul (SHOP_CONSUL_ADDR) and consul-tag need -topology split: in one process the services call each other directly")
 		case s.events.AMQP != "":
 			return s, errors.New("configuration: amqp (SHOP_AMQP_URL) needs -topology split: in one process events travel in process")
 		}

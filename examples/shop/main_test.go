@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/api/apitest"
+	"github.com/kitshop/shop/discovery/consultest"
 	"github.com/kitshop/shop/examples/internal/binarytest"
 
 	"github.com/kitshop/shop/internal/testkit"
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 func isolate(t *testing.T) {
 	for _, k := range []string{"ADDR", "DATA_DIR", "ADMIN_EMAIL", "ADMIN_PASSWORD", "SECRET_KEY", "ORDER_TTL",
 		"TOKEN_TTL", "BCRYPT_COST", "SAMPLE_DATA", "QUIET", "TOPOLOGY", "CONSUL_ADDR", "AMQP_URL", "AMQP_PREFIX",
-		"SERVICE_PORT", "GATEWAY_LIMITS", "DEBUG_ADDR"} {
+		"SERVICE_PORT", "GATEWAY_LIMITS", "DEBUG_ADDR", "CONSUL_TAG", "OTEL", "LOG_FORMAT", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DELAY"} {
 		t.Setenv("SHOP_"+k, "")
 	}
 }
@@ -218,6 +220,13 @@ func TestShopStory(t *testing.T) {
 	t.Run("split with RabbitMQ", func(t *testing.T) {
 		url, _ := binarytest.AMQPVhost(t)
 		testShopStory(t, split, append(topologies[1].args, "-amqp", url))
+	})
+	// Every part registers with a real Consul agent and finds the others
+	// there, under a tag of the test's own, so other shops on the agent
+	// (other tests) stay out of its way.
+	t.Run("split with Consul", func(t *testing.T) {
+		tag := "test-" + strings.ToLower(shop.NewID())
+		testShopStory(t, split, append(topologies[1].args, "-consul", consultest.Addr(t), "-consul-tag", tag))
 	})
 }
 
@@ -524,7 +533,8 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 		{[]string{"-bcrypt-cost", "99"}, "bcrypt-cost"},
 		{[]string{"-addr", "256.0.0.1:99999"}, "addr (SHOP_ADDR)"},
 		{[]string{"-topology", "mesh"}, "topology (SHOP_TOPOLOGY)"},
-		{[]string{"-consul", "127.0.0.1:8500"}, "consul (SHOP_CONSUL_ADDR) needs -topology split"},
+		{[]string{"-consul", "127.0.0.1:8500"}, "consul (SHOP_CONSUL_ADDR) and consul-tag need -topology split"},
+		{[]string{"-consul-tag", "staging"}, "need -topology split"},
 		{[]string{"-amqp", "amqp://guest:guest@127.0.0.1:5672/"}, "amqp (SHOP_AMQP_URL) needs -topology split"},
 		{[]string{"-topology", "split", "-amqp", "http://broker"}, "amqp (SHOP_AMQP_URL)"},
 		{[]string{"-topology", "split", "-debug-addr", "127.0.0.1:0"}, "debug-addr (SHOP_DEBUG_ADDR)"},

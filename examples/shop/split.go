@@ -251,6 +251,9 @@ func childArgs(s settings, dataDir string, addrs map[string]string) []childSpec 
 	}
 	if s.consul != "" {
 		common = append(common, "-consul", s.consul)
+		if s.consulTag != "" {
+			common = append(common, "-consul-tag", s.consulTag)
+		}
 	}
 	services := append([]string(nil), common...)
 	if s.events.AMQP != "" {

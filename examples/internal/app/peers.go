@@ -24,6 +24,7 @@ import (
 // static lists of its -<service>-url flags. Close stops what it started.
 type Peers struct {
 	consul   *api.Client
+	tag      string // the Consul tag of this shop's instances, if any
 	logger   log.Logger
 	registry prometheus.Registerer
 	stops    []func()
@@ -32,7 +33,7 @@ type Peers struct {
 // NewPeers returns the Peers of the settings. The breakers of the clients
 // it makes export their state on reg.
 func NewPeers(s ServiceSettings, logger log.Logger, reg prometheus.Registerer) (*Peers, error) {
-	p := &Peers{logger: logger, registry: reg}
+	p := &Peers{logger: logger, registry: reg, tag: s.ConsulTag}
 	if s.Consul != "" {
 		c, err := discovery.NewConsulClient(s.Consul)
 		if err != nil {
@@ -48,7 +49,11 @@ func NewPeers(s ServiceSettings, logger log.Logger, reg prometheus.Registerer) (
 // "catalog-url (SHOP_CATALOG_URL)") configured.
 func (p *Peers) Instancer(service, static, flag string) (sd.Instancer, error) {
 	if p.consul != nil {
-		i := discovery.NewConsulInstancer(p.consul, service, discovery.ConsulLogger(p.logger))
+		opts := []discovery.ConsulOption{discovery.ConsulLogger(p.logger)}
+		if p.tag != "" {
+			opts = append(opts, discovery.ConsulTag(p.tag))
+		}
+		i := discovery.NewConsulInstancer(p.consul, service, opts...)
 		p.stops = append(p.stops, i.Stop)
 		return i, nil
 	}
@@ -129,6 +134,9 @@ func (p *Peers) Register(ctx context.Context, service string, addr string) (dere
 	reg, err := discovery.RegistrationFor(service, addr)
 	if err != nil {
 		return nil, err
+	}
+	if p.tag != "" {
+		reg.Tags = []string{p.tag}
 	}
 	r, err := discovery.NewRegistrar(p.consul, reg)
 	if err != nil {

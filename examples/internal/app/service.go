@@ -41,6 +41,10 @@ type ServiceSettings struct {
 	// Consul, when set, is the Consul agent the service registers with and
 	// finds the services it calls through; otherwise discovery is static.
 	Consul string
+	// ConsulTag, when set, is the Consul tag this service registers with
+	// and the only one it finds others by, so several shops can share one
+	// Consul agent.
+	ConsulTag string
 	// UsersURL lists the user service's instances (comma-separated), which
 	// the door check asks whether an account may still use its token.
 	UsersURL string
@@ -65,6 +69,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	s.RegisterTrace(fs)
 	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	fs.StringVar(&s.ConsulTag, "consul-tag", "", "with -consul: the tag to register with and to find the other services by, so several shops share one agent (SHOP_CONSUL_TAG)")
 	fs.StringVar(&s.UsersURL, "users-url", UsersAddr, "user service instances, comma-separated, for checking accounts; ignored with -consul (SHOP_USERS_URL)")
 	s.Events.Register(fs)
 	fs.StringVar(&s.AdvertiseAddr, "advertise-addr", "", "host:port to register with Consul for others to call; unset: the listen address (SHOP_ADVERTISE_ADDR)")

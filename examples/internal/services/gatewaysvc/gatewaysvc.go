@@ -27,7 +27,7 @@ import (
 
 type settings struct {
 	addr, dataDir, consul, cors   string
-	debugAddr                     string
+	debugAddr, consulTag          string
 	secretKey                     config.Secret
 	urls                          map[string]*string
 	ipRate, userRate, authRate    float64
@@ -61,6 +61,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	}
 	fs.StringVar(&s.consul, "consul", "", "Consul agent address: find the services through it (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	fs.StringVar(&s.consulTag, "consul-tag", "", "with -consul: find only the instances registered with this tag (SHOP_CONSUL_TAG)")
 	fs.Var(&s.secretKey, "secret-key", "the key the services verify tokens with, at least 32 characters; unset: secret.key in the data dir (SHOP_SECRET_KEY)")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory holding secret.key when no key is given (SHOP_DATA_DIR)")
 	fs.StringVar(&s.cors, "cors-origins", "", "origins browsers may call the gateway from, comma-separated; * for any (SHOP_CORS_ORIGINS)")
@@ -140,7 +141,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}
 	defer tel.Shutdown()
 	reg := app.Registry()
-	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul}, logger, reg)
+	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul, ConsulTag: s.consulTag}, logger, reg)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ import (
 type settings struct {
 	app.Settings
 	consul    string
+	consulTag string
 	events    app.EventSettings
 	debugAddr string
 	advertise string
@@ -45,6 +46,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	s.Register(fs, app.UsersAddr)
 	fs.StringVar(&s.consul, "consul", "", "Consul agent address (host:port) to register with; unset: no registration (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
+	fs.StringVar(&s.consulTag, "consul-tag", "", "with -consul: the tag to register with, so several shops share one agent (SHOP_CONSUL_TAG)")
 	s.events.Register(fs)
 	fs.StringVar(&s.advertise, "advertise-addr", "", "host:port to register with Consul for others to call; unset: the listen address (SHOP_ADVERTISE_ADDR)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
@@ -122,7 +124,7 @@ func serve(ctx context.Context, s settings, logger log.Logger, tokens *user.Toke
 	mux.Handle("/", user.NewHTTPHandler(user.MakeServerEndpoints(svc), verifier, log.With(logger, "component", "http")))
 	shophttp.Mount(mux, reg, shophttp.Check{Name: "store", Func: store.Ping})
 
-	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul}, logger, reg)
+	peers, err := app.NewPeers(app.ServiceSettings{Consul: s.consul, ConsulTag: s.consulTag}, logger, reg)
 	if err != nil {
 		return err
 	}
