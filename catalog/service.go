@@ -39,11 +39,12 @@ type Service interface {
 	// DeleteProduct removes a product (admin); later reads are ErrNotFound,
 	// and its SKU is free again. Errors: ErrNotFound CodeProductNotFound.
 	DeleteProduct(ctx context.Context, id string) error
-	// ListProducts returns one page of products (anyone) in ID order,
-	// filtered by category and by a name search (see ListQuery). Follow
-	// NextCursor to page on; paging while others write never repeats a
-	// product nor skips one that existed when paging began and still
-	// exists. Items is never nil. Errors: ErrInvalid "invalid_limit",
+	// ListProducts returns one page of products (anyone), filtered by
+	// category and searched by words (see ListQuery): in ID order without
+	// a search, the most relevant first with one. Follow NextCursor to page
+	// on; paging while others write never repeats a product nor skips one
+	// that existed (and matched) when paging began and still exists.
+	// Items is never nil. Errors: ErrInvalid "invalid_limit",
 	// "invalid_cursor" or CodeInvalidQuery.
 	ListProducts(ctx context.Context, q ListQuery) (shop.Page[Product], error)
 }
@@ -81,11 +82,20 @@ type ProductPatch struct {
 	Category    *string `json:"category,omitempty"`
 }
 
-// ListQuery selects a page of products. Category matches exactly; Q matches
-// product names case-insensitively as a substring, every character literally
-// (at most MaxQueryLen characters). Limit 0 means shop.DefaultLimit, at most
-// shop.MaxLimit; Cursor is the NextCursor of the previous page. Products come
-// in ID order, which is creation order to the millisecond.
+// ListQuery selects a page of products. Category matches exactly. Limit 0
+// means shop.DefaultLimit, at most shop.MaxLimit; Cursor is the NextCursor
+// of the previous page (of the same query). Without Q, products come in ID
+// order, which is creation order to the millisecond.
+//
+// Q (at most MaxQueryLen characters) is a search: its words (SearchWords:
+// runs of letters and digits; everything else separates them) must all be
+// found in a product's name, SKU or description, ignoring case and
+// diacritics, every word but the last whole and the last also as the start
+// of a word ("blue hood" finds "Blue Hoodie", "cafe" finds "Café"). The
+// most relevant products come first: those whose name or SKU holds every
+// word, then those that need the description (Store.Search). A Q of only
+// white space is no search; a Q with no letter or digit in it finds
+// nothing.
 type ListQuery struct {
 	shop.PageRequest
 	Category string `json:"category,omitempty"`
@@ -101,13 +111,13 @@ const (
 	CodeInvalidPrice       = "invalid_price"       // ErrInvalid: price below zero
 	CodeInvalidCurrency    = "invalid_currency"    // ErrInvalid: not a known ISO 4217 code
 	CodeInvalidCategory    = "invalid_category"    // ErrInvalid: category too long or not UTF-8
-	CodeInvalidQuery       = "invalid_q"           // ErrInvalid: the name search q is too long
+	CodeInvalidQuery       = "invalid_q"           // ErrInvalid: the search q is too long
 	CodeEmptyPatch         = "empty_patch"         // ErrInvalid: an update that changes nothing
 	CodeSKUTaken           = "sku_taken"           // ErrConflict: another product has this SKU
 	CodeProductNotFound    = "product_not_found"   // ErrNotFound: no product has this ID
 )
 
-// Limits on product fields and on the name search, in characters (Unicode
+// Limits on product fields and on the search, in characters (Unicode
 // code points). The SKU is ASCII, so its limit is also in bytes. SKU, name
 // and category are trimmed of surrounding white space before they are
 // checked and stored; the description is kept as given.
@@ -262,7 +272,10 @@ func (s *service) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Prod
 	if utf8.RuneCountInString(q.Q) > MaxQueryLen {
 		return shop.Page[Product]{}, shop.E(shop.ErrInvalid, CodeInvalidQuery, "q must be at most %d characters", MaxQueryLen)
 	}
-	items, err := s.store.List(ctx, StoreQuery{After: after, Limit: q.Limit + 1, Category: q.Category, Q: q.Q})
+	if strings.TrimSpace(q.Q) != "" {
+		return s.search(ctx, q, after)
+	}
+	items, err := s.store.List(ctx, StoreQuery{After: after, Limit: q.Limit + 1, Category: q.Category})
 	if err != nil {
 		return shop.Page[Product]{}, err
 	}
@@ -270,6 +283,27 @@ func (s *service) ListProducts(ctx context.Context, q ListQuery) (shop.Page[Prod
 	if len(items) > q.Limit {
 		page.Items = items[:q.Limit]
 		page.NextCursor = shop.EncodeCursor(page.Items[q.Limit-1].ID)
+	}
+	return page, nil
+}
+
+// search answers ListProducts with a search: the store's Search, whose
+// cursor the page's NextCursor carries.
+func (s *service) search(ctx context.Context, q ListQuery, after string) (shop.Page[Product], error) {
+	words := SearchWords(q.Q)
+	if len(words) == 0 {
+		return shop.Page[Product]{Items: []Product{}}, nil
+	}
+	res, err := s.store.Search(ctx, SearchQuery{Words: words, Category: q.Category, After: after, Limit: q.Limit})
+	if err != nil {
+		return shop.Page[Product]{}, err
+	}
+	page := shop.Page[Product]{Items: res.Items}
+	if page.Items == nil {
+		page.Items = []Product{}
+	}
+	if res.Next != "" {
+		page.NextCursor = shop.EncodeCursor(res.Next)
 	}
 	return page, nil
 }

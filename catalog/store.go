@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/kitshop/shop"
@@ -58,11 +61,11 @@ type Store interface {
 	// for which patch is not nil, and its UpdatedAt to now, or to one
 	// nanosecond after the old UpdatedAt if now is not later (so UpdatedAt
 	// always moves forward). It returns the product as it now is, and List
-	// sees the change at once. Every update changes the product (UpdatedAt
-	// at least), so each records a product.updated event with the product
-	// as it now is. Errors: ProductNotFoundError(id) when no product has
-	// id; SKUTakenError(*patch.SKU) when another product has that SKU. On
-	// an error nothing changes and no event is recorded.
+	// and Search see the change at once. Every update changes the product
+	// (UpdatedAt at least), so each records a product.updated event with
+	// the product as it now is. Errors: ProductNotFoundError(id) when no
+	// product has id; SKUTakenError(*patch.SKU) when another product has
+	// that SKU. On an error nothing changes and no event is recorded.
 	Update(ctx context.Context, id string, patch ProductPatch, now time.Time) (Product, error)
 
 	// Delete removes the product with id, freeing its SKU, and records a
@@ -75,18 +78,73 @@ type Store interface {
 	// ID of the previous) lists every product that exists throughout
 	// exactly once, whatever is written meanwhile.
 	List(ctx context.Context, q StoreQuery) ([]Product, error)
+
+	// Search returns one page of the products that q.Words find, the most
+	// relevant first. It is the catalogue's search (ListProducts with q),
+	// so a store of its own can use its database's full-text search, as
+	// SQLiteStore uses SQLite's FTS5.
+	//
+	// Matching: a product is found when each word is in its name, SKU or
+	// description, every word but the last as a whole word and the last
+	// as a whole word or the start of one ("hood" finds "Hoodie"), with
+	// case and diacritics ignored ("cafe" finds "Café", "CAFÉ" finds
+	// "cafe"). The product's text splits into words as SearchWords splits
+	// a search. With q.Category set, only products of exactly that
+	// category are found.
+	//
+	// Order: by relevance, measured as the store likes, within two rules.
+	// A product whose name or SKU holds every word as a whole word comes
+	// before any product that holds a word only in its description. And a
+	// product's place depends only on the product and q, never on the
+	// other products, so that paging is stable: calls each with After set
+	// to the Next of the previous page list every product that matches
+	// throughout exactly once, whatever is inserted or deleted meanwhile
+	// (a product whose text changes may move).
+	//
+	// Paging: Items holds at most q.Limit products, never nil; Next is the
+	// position after the last of them when at least one more product
+	// matched, and empty otherwise. After is "" for the first page or a
+	// Next this store returned; anything else is shop.ErrInvalid with code
+	// "invalid_cursor", made with InvalidSearchCursorError.
+	Search(ctx context.Context, q SearchQuery) (SearchPage, error)
 }
 
 // StoreQuery selects products for Store.List: at most Limit of them
 // (at least 1) whose ID sorts after After ("" for the start), with Category
-// exactly when Category is not empty, and, when Q is not empty, whose name
-// contains Q ignoring case: strings.Contains(strings.ToLower(name),
-// strings.ToLower(Q)), every character of Q taken literally.
+// exactly when Category is not empty.
 type StoreQuery struct {
 	After    string
 	Limit    int
 	Category string
-	Q        string
+}
+
+// SearchQuery selects a page of products for Store.Search.
+type SearchQuery struct {
+	// Words are the words to find, as SearchWords split the search: at
+	// least one, each a run of letters and digits.
+	Words []string
+	// Category, when not empty, keeps only the products of exactly this
+	// category.
+	Category string
+	// After is "" for the first page, or the Next of the page before.
+	After string
+	// Limit is the most products the page holds, at least 1.
+	Limit int
+}
+
+// SearchPage is one page of Store.Search: the products, and Next, the
+// position to pass as SearchQuery.After for the next page ("" on the last
+// page). Next is the store's own and opaque to everyone else.
+type SearchPage struct {
+	Items []Product
+	Next  string
+}
+
+// InvalidSearchCursorError is the error of Store.Search given an After it
+// did not make: shop.ErrInvalid with code "invalid_cursor", as for a
+// malformed cursor anywhere else.
+func InvalidSearchCursorError() error {
+	return shop.E(shop.ErrInvalid, "invalid_cursor", "cursor is malformed; pass next_cursor from a previous page unchanged")
 }
 
 // ProductNotFoundError is the error of an operation on a product ID that no
@@ -140,8 +198,13 @@ type SQLiteStore struct {
 	// getStmt is the prepared point read on the reader pool, prepared by
 	// OpenSQLiteStore or else on the first Get (see prepareGet).
 	getStmt atomic.Pointer[sql.Stmt]
-	prepMu  sync.Mutex // serialises preparing getStmt and closing it
-	closed  bool       // guarded by prepMu
+	// searchStmts are the prepared queries of Search's tiers, as
+	// searchTierQueries, each prepared on first use: parsing them took a
+	// third of a search's time.
+	searchStmts [tierCount][2]atomic.Pointer[sql.Stmt]
+	termsStmt   atomic.Pointer[sql.Stmt] // the vocabulary read of prefixMatch
+	prepMu      sync.Mutex               // serialises preparing statements and closing them
+	closed      bool                     // guarded by prepMu
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -176,9 +239,11 @@ func NewSQLiteStore(db *sql.DB) *SQLiteStore {
 }
 
 // Migrate brings the catalogue's schema in db up to date: the tables
-// NewSQLiteStore needs (products and the outbox of their events), created
-// or changed by the versioned migrations embedded in this package. It is
-// safe to run on every start.
+// NewSQLiteStore needs (products, their full-text search indexes and the
+// outbox of their events), created or changed by the versioned migrations
+// embedded in this package. It is safe to run on every start. The migration
+// that adds the search indexes builds them for the products already there,
+// in its transaction: about a minute for a million products.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	return sqlitedb.MigrateDir(ctx, db, migrationFiles, "migrations")
 }
@@ -188,12 +253,22 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 func (s *SQLiteStore) Close() error {
 	s.prepMu.Lock()
 	s.closed = true
-	var err error
+	var errs []error
 	if st := s.getStmt.Swap(nil); st != nil {
-		err = st.Close()
+		errs = append(errs, st.Close())
+	}
+	if st := s.termsStmt.Swap(nil); st != nil {
+		errs = append(errs, st.Close())
+	}
+	for i := range s.searchStmts {
+		for j := range s.searchStmts[i] {
+			if st := s.searchStmts[i][j].Swap(nil); st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
 	}
 	s.prepMu.Unlock()
-	return errors.Join(err, s.db.Close())
+	return errors.Join(append(errs, s.db.Close())...)
 }
 
 // Ping reports whether the database answers; use it as a readiness check.
@@ -226,19 +301,32 @@ var errStoreClosed = errors.New("catalog: the store is closed")
 
 // prepareGet returns the prepared point read, preparing it first if needed.
 func (s *SQLiteStore) prepareGet(ctx context.Context) (*sql.Stmt, error) {
+	st, err := s.prepare(ctx, &s.getStmt, getQuery)
+	if err != nil {
+		return nil, fmt.Errorf("prepare product read: %w", err)
+	}
+	return st, nil
+}
+
+// prepare returns the statement in slot, preparing query on the reader pool
+// into it first if it is empty.
+func (s *SQLiteStore) prepare(ctx context.Context, slot *atomic.Pointer[sql.Stmt], query string) (*sql.Stmt, error) {
+	if st := slot.Load(); st != nil {
+		return st, nil
+	}
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
 	if s.closed {
 		return nil, errStoreClosed
 	}
-	if st := s.getStmt.Load(); st != nil {
+	if st := slot.Load(); st != nil {
 		return st, nil
 	}
-	st, err := s.db.R.PrepareContext(ctx, getQuery)
+	st, err := s.db.R.PrepareContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("prepare product read: %w", err)
+		return nil, err
 	}
-	s.getStmt.Store(st)
+	slot.Store(st)
 	return st, nil
 }
 
@@ -256,9 +344,6 @@ func isSKUViolation(err error) bool {
 
 // fromNanos turns a stored time back into a UTC time.Time.
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// foldName is the form of a name that the name search compares.
-func foldName(name string) string { return strings.ToLower(name) }
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -285,10 +370,12 @@ func (s *SQLiteStore) Insert(ctx context.Context, p Product) error {
 		return err
 	}
 	err = s.db.Tx(ctx, func(ctx context.Context, tx *sqlitedb.Tx) error {
+		// The next search key; the search triggers index the product
+		// under it in this transaction.
 		_, err := tx.ExecContext(ctx, `INSERT INTO products
-			(id, sku, name, name_fold, description, price, currency, category, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.SKU, p.Name, foldName(p.Name), p.Description, p.Price, p.Currency, p.Category,
+			(id, sku, name, description, price, currency, category, created_at, updated_at, search_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT IFNULL(MAX(search_key), 0) + 1 FROM products))`,
+			p.ID, p.SKU, p.Name, p.Description, p.Price, p.Currency, p.Category,
 			p.CreatedAt.UnixNano(), p.UpdatedAt.UnixNano())
 		switch {
 		case isSKUViolation(err):
@@ -354,15 +441,9 @@ func (s *SQLiteStore) Update(ctx context.Context, id string, patch ProductPatch,
 // updateProduct runs Update's statement within tx and returns the product
 // as it now is.
 func updateProduct(ctx context.Context, tx *sqlitedb.Tx, id string, patch ProductPatch, now time.Time) (Product, error) {
-	var fold *string
-	if patch.Name != nil {
-		f := foldName(*patch.Name)
-		fold = &f
-	}
 	row := tx.QueryRowContext(ctx, `UPDATE products SET
 			sku         = COALESCE(?, sku),
 			name        = COALESCE(?, name),
-			name_fold   = COALESCE(?, name_fold),
 			description = COALESCE(?, description),
 			price       = COALESCE(?, price),
 			currency    = COALESCE(?, currency),
@@ -370,7 +451,7 @@ func updateProduct(ctx context.Context, tx *sqlitedb.Tx, id string, patch Produc
 			updated_at  = MAX(?, updated_at + 1)
 		WHERE id = ?
 		RETURNING `+productColumns,
-		nullString(patch.SKU), nullString(patch.Name), nullString(fold), nullString(patch.Description),
+		nullString(patch.SKU), nullString(patch.Name), nullString(patch.Description),
 		nullInt64(patch.Price), nullString(patch.Currency), nullString(patch.Category), now.UnixNano(), id)
 	p, err := scanProduct(row)
 	switch {
@@ -419,29 +500,17 @@ func (s *SQLiteStore) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// likeEscaper makes a search text match itself literally in a LIKE pattern
-// with ESCAPE '\'.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
 // List returns the products q selects (see Store). Keyset paging on
 // the primary key gives the promise about concurrent writes.
 func (s *SQLiteStore) List(ctx context.Context, q StoreQuery) ([]Product, error) {
 	after, limit, category := q.After, q.Limit, q.Category
-	var b strings.Builder
-	b.WriteString(`SELECT ` + productColumns + ` FROM products WHERE id > ?`)
-	args := []any{after}
+	query := `SELECT ` + productColumns + ` FROM products WHERE id > ? ORDER BY id LIMIT ?`
+	args := []any{after, limit}
 	if category != "" {
-		b.WriteString(` AND category = ?`)
-		args = append(args, category)
+		query = `SELECT ` + productColumns + ` FROM products WHERE id > ? AND category = ? ORDER BY id LIMIT ?`
+		args = []any{after, category, limit}
 	}
-	if q.Q != "" {
-		b.WriteString(` AND name_fold LIKE ? ESCAPE '\'`)
-		args = append(args, "%"+likeEscaper.Replace(foldName(q.Q))+"%")
-	}
-	b.WriteString(` ORDER BY id LIMIT ?`)
-	args = append(args, limit)
-
-	rows, err := s.db.R.QueryContext(ctx, b.String(), args...)
+	rows, err := s.db.R.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
@@ -458,4 +527,321 @@ func (s *SQLiteStore) List(ctx context.Context, q StoreQuery) ([]Product, error)
 		return nil, fmt.Errorf("list products: %w", err)
 	}
 	return items, nil
+}
+
+// The relevance tiers of SQLiteStore.Search, best first. Each is one FTS5
+// query that reads its index in search_key order and stops once the page is
+// full, so a page costs about the same however many products match; and each
+// excludes the tiers before it with FTS5's NOT, so a product is in exactly
+// one tier.
+const (
+	// tierName: every word, as a whole word, in the name or SKU; read from
+	// product_name_search, which holds nothing else.
+	tierName = iota
+	// tierWhole: every word as a whole word, one at least only in the
+	// description: product_search, less the products in tierName.
+	tierWhole
+	// tierPrefix: every word, the last only as the start of a longer word:
+	// product_search, less the products with the last word whole.
+	tierPrefix
+	tierCount
+)
+
+// searchTierQueries are the statements of the tiers, by tier, without and
+// with the category filter. The CROSS JOIN keeps the full-text index as the
+// outer loop, and the category test on the product is exact where the
+// category's index token narrowed the candidates.
+var searchTierQueries = func() (q [tierCount][2]string) {
+	for tier := range tierCount {
+		table := "product_search"
+		if tier == tierName {
+			table = "product_name_search"
+		}
+		base := `SELECT s.rowid, ` + prefixed("p.", productColumns) + ` FROM ` + table + ` s CROSS JOIN products p ON p.search_key = s.rowid
+			WHERE ` + table + ` MATCH ? AND s.rowid > ?`
+		q[tier][0] = base + ` ORDER BY s.rowid LIMIT ?`
+		q[tier][1] = base + ` AND p.category = ? ORDER BY s.rowid LIMIT ?`
+	}
+	return q
+}()
+
+// prefixed qualifies each column of a column list with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = prefix + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// Search finds products with the full-text indexes of migration 0003 (see
+// Store). The order is by relevance tier, then by search key, the order in
+// which the products were added:
+//
+//  1. every word, whole, in the name or SKU;
+//  2. every word whole, some only in the description;
+//  3. the last word only as the start of a longer word ("hood" for
+//     "Hoodie"), in any of the three.
+//
+// Within the rules of Store, this ranks the name above the description and
+// a whole word above part of one without scoring (BM25 or the like) every
+// product that matches: a score would depend on the whole catalogue's word
+// statistics, so every insert or delete would move every product and a
+// cursor of (score, key) could skip or repeat products, and ranking by it
+// would read all matches of a common word for each page. A product's tier
+// and key depend on the product alone; the cursor is the (tier, key) of the
+// page's last product, so paging never repeats or skips a product that
+// matches throughout. Keys of deleted products may be given again to new
+// products, which may then appear or not, as new products do.
+//
+// The words never reach FTS5's query syntax as typed: each becomes a quoted
+// term (SearchWords leaves only letters and digits), so quotes, *, NEAR,
+// AND, OR, NOT, -, parentheses and column filters in a search are
+// separators.
+func (s *SQLiteStore) Search(ctx context.Context, q SearchQuery) (SearchPage, error) {
+	tier, key, err := parseSearchCursor(q.After)
+	if err != nil {
+		return SearchPage{}, err
+	}
+	page := SearchPage{Items: []Product{}}
+	plan, ok := planSearch(q.Words, q.Category)
+	if !ok {
+		return page, nil
+	}
+	var found []searchHit
+	for ; tier < tierCount && len(found) <= q.Limit; tier, key = tier+1, 0 {
+		match := plan.exprs[tier]
+		if tier == tierPrefix {
+			if match, err = s.prefixMatch(ctx, plan); err != nil {
+				return SearchPage{}, err
+			}
+			if match == "" {
+				break // no longer word starts with the last one
+			}
+		}
+		hits, err := s.searchTier(ctx, tier, match, key, q.Category, q.Limit+1-len(found))
+		if err != nil {
+			return SearchPage{}, err
+		}
+		found = append(found, hits...)
+	}
+	for i, h := range found {
+		if i == q.Limit {
+			last := found[i-1]
+			page.Next = strconv.Itoa(last.tier) + ":" + strconv.FormatInt(last.key, 10)
+			break
+		}
+		page.Items = append(page.Items, h.p)
+	}
+	return page, nil
+}
+
+// searchHit is a product a tier found, with its tier and search key.
+type searchHit struct {
+	tier int
+	key  int64
+	p    Product
+}
+
+// searchTier reads up to limit products of tier whose search key is above
+// after.
+func (s *SQLiteStore) searchTier(ctx context.Context, tier int, match string, after int64, category string, limit int) ([]searchHit, error) {
+	withCategory := 0
+	args := []any{match, after, limit}
+	if category != "" {
+		withCategory = 1
+		args = []any{match, after, category, limit}
+	}
+	st, err := s.prepare(ctx, &s.searchStmts[tier][withCategory], searchTierQueries[tier][withCategory])
+	if err != nil {
+		return nil, fmt.Errorf("prepare search: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search products: %w", err)
+	}
+	defer rows.Close()
+	var hits []searchHit
+	for rows.Next() {
+		h := searchHit{tier: tier}
+		var created, updated int64
+		p := &h.p
+		if err := rows.Scan(&h.key, &p.ID, &p.SKU, &p.Name, &p.Description, &p.Price, &p.Currency, &p.Category, &created, &updated); err != nil {
+			return nil, fmt.Errorf("search products: %w", err)
+		}
+		p.CreatedAt, p.UpdatedAt = fromNanos(created), fromNanos(updated)
+		hits = append(hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search products: %w", err)
+	}
+	return hits, nil
+}
+
+// parseSearchCursor reads a Next of Search: "tier:key", or "" for the
+// start.
+func parseSearchCursor(after string) (tier int, key int64, err error) {
+	if after == "" {
+		return 0, 0, nil
+	}
+	t, k, ok := strings.Cut(after, ":")
+	tier, errT := strconv.Atoi(t)
+	key, errK := strconv.ParseInt(k, 10, 64)
+	if !ok || errT != nil || errK != nil || tier < 0 || tier >= tierCount || key < 0 ||
+		strconv.Itoa(tier) != t || strconv.FormatInt(key, 10) != k {
+		return 0, 0, InvalidSearchCursorError()
+	}
+	return tier, key, nil
+}
+
+// searchPlan is a search in FTS5's query syntax: the query of each tier,
+// and the parts that prefixMatch builds tierPrefix's query from anew.
+type searchPlan struct {
+	exprs [tierCount]string
+	head  string // the terms before the last, quoted
+	last  string // the last term
+	cat   string // the category's token, quoted, or ""
+	whole string // every term, quoted
+}
+
+// planSearch writes the FTS5 queries for words (and the category, when
+// not empty), or returns false when the words hold nothing the index can
+// find.
+func planSearch(words []string, category string) (plan searchPlan, ok bool) {
+	terms := ftsTerms(words)
+	if len(terms) == 0 {
+		return plan, false
+	}
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = `"` + t + `"`
+	}
+	plan.head = strings.Join(quoted[:len(quoted)-1], " ")
+	plan.last = terms[len(terms)-1]
+	plan.whole = strings.Join(quoted, " ")
+	if category != "" {
+		plan.cat = `"` + categoryToken(category) + `"`
+	}
+	all := join(plan.whole, plan.cat)
+	plan.exprs[tierName] = all
+	plan.exprs[tierWhole] = `(` + all + `) NOT {name sku} : (` + plan.whole + `)`
+	plan.exprs[tierPrefix] = `(` + join(plan.head, quoted[len(quoted)-1]+`*`, plan.cat) + `) NOT (` + plan.whole + `)`
+	return plan, true
+}
+
+// join joins the non-empty parts of an FTS5 query with AND (FTS5 takes two
+// phrases side by side for AND, but not a phrase beside parentheses).
+func join(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// maxCompletions is how many longer words prefixMatch names in a query
+// before it leaves the prefix to FTS5.
+const maxCompletions = 32
+
+// prefixMatch returns tierPrefix's query, or "" when it can find nothing.
+//
+// FTS5 answers "last"* from a prefix index when one has the prefix's
+// length (migration 0003 keeps them for one and two letters); for longer
+// prefixes it first gathers every match of every word with that prefix,
+// the word itself included, so a page that reaches this tier after a common
+// word ("cotton" in a category that has none) would read all of its matches.
+// So for a longer prefix in plain ASCII, whose folding is lower case alone,
+// the index's own vocabulary (product_search_terms) names the longer words
+// first: none means the tier is empty, a few become an OR of whole words,
+// which FTS5 reads lazily like any other; only more than maxCompletions
+// are left to the prefix.
+func (s *SQLiteStore) prefixMatch(ctx context.Context, plan searchPlan) (string, error) {
+	last := plan.last
+	if len(last) <= 2 || !isASCII(last) {
+		return plan.exprs[tierPrefix], nil
+	}
+	folded := strings.ToLower(last)
+	upper := folded[:len(folded)-1] + string(rune(folded[len(folded)-1]+1))
+	st, err := s.prepare(ctx, &s.termsStmt, `SELECT term FROM product_search_terms WHERE term > ? AND term < ? LIMIT ?`)
+	if err != nil {
+		return "", fmt.Errorf("prepare search: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, folded, upper, maxCompletions+1)
+	if err != nil {
+		return "", fmt.Errorf("search products: %w", err)
+	}
+	defer rows.Close()
+	var longer []string
+	for rows.Next() {
+		var term string
+		if err := rows.Scan(&term); err != nil {
+			return "", fmt.Errorf("search products: %w", err)
+		}
+		longer = append(longer, `"`+term+`"`)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("search products: %w", err)
+	}
+	switch {
+	case len(longer) == 0:
+		return "", nil
+	case len(longer) > maxCompletions:
+		return plan.exprs[tierPrefix], nil
+	}
+	return `(` + join(plan.head, `(`+strings.Join(longer, " OR ")+`)`, plan.cat) + `) NOT (` + plan.whole + `)`, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// categoryToken is how the search indexes hold a product's category (see
+// migration 0003): U+E000 and the category's bytes in lower-case hex, one
+// token no search word can be or begin.
+func categoryToken(category string) string {
+	return "\ue000" + hex.EncodeToString([]byte(category))
+}
+
+// ftsTerms turns search words into the terms of an FTS5 query, one token of
+// the unicode61 tokenizer each. SearchWords's words are runs of letters and
+// digits, which that tokenizer keeps whole, except for the few letters it
+// takes for separators (unicode61Separator); a word is split at those, so
+// that no quoted term is ever a phrase of two tokens, which the index
+// (detail=column) cannot answer.
+func ftsTerms(words []string) []string {
+	var terms []string
+	for _, w := range words {
+		start := 0
+		for i, r := range w {
+			if unicode61Separator(r) {
+				if i > start {
+					terms = append(terms, w[start:i])
+				}
+				start = i + utf8.RuneLen(r)
+			}
+		}
+		if start < len(w) {
+			terms = append(terms, w[start:])
+		}
+	}
+	return terms
+}
+
+// unicode61Separator reports whether r, a letter or digit for Go's unicode
+// package, separates tokens for FTS5's unicode61 tokenizer, whose character
+// tables count these few as marks. TestFTSTermsAreSingleTokens checks every
+// letter and digit against the tokenizer itself.
+func unicode61Separator(r rune) bool {
+	return 0x19B0 <= r && r <= 0x19C0 || r == 0x19C8 || r == 0x19C9 || r == 0x1CF2 || r == 0x1CF3
 }

@@ -96,8 +96,8 @@ func TestSKUViolationIsStructured(t *testing.T) {
 		t.Fatal("isSKUViolation matched an error by its text")
 	}
 	// A wrapped driver error still counts.
-	_, raw := st.db.W.ExecContext(ctx, `INSERT INTO products (id, sku, name, name_fold, price, currency, created_at, updated_at)
-		VALUES (?, 'UQ-1', 'n', 'n', 1, 'EUR', 0, 0)`, shop.NewID())
+	_, raw := st.db.W.ExecContext(ctx, `INSERT INTO products (id, sku, name, price, currency, created_at, updated_at)
+		VALUES (?, 'UQ-1', 'n', 1, 'EUR', 0, 0)`, shop.NewID())
 	if raw == nil || !isSKUViolation(fmt.Errorf("insert: %w", raw)) {
 		t.Fatalf("wrapped driver error %v not seen as a SKU violation", raw)
 	}

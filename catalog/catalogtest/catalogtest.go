@@ -1,8 +1,8 @@
 // Package catalogtest is the conformance suite of the catalogue: Run checks
 // that a catalog.Service behaves as the catalogue must (validation, roles,
-// SKU conflicts, not-found, updates, deletes, filters and paging), whatever
-// is behind it: the local service on your own Store, a client of your own
-// transport, or both.
+// SKU conflicts, not-found, updates, deletes, filters, paging and search),
+// whatever is behind it: the local service on your own Store, a client of
+// your own transport, or both.
 //
 // A Harness says how to get a fresh service and how to act as someone over
 // it. For the local service, acting as someone is a context with
@@ -142,6 +142,12 @@ var checks = []struct {
 	{"ListInvalid", testListInvalid},
 	{"ListFilters", testListFilters},
 	{"PagingWhileWriting", testPagingWhileWriting},
+	{"Search", testSearch},
+	{"SearchRelevance", testSearchRelevance},
+	{"SearchHostileInput", testSearchHostileInput},
+	{"SearchPaging", testSearchPaging},
+	{"SearchPagingWhileWriting", testSearchPagingWhileWriting},
+	{"SearchSeesChanges", testSearchSeesChanges},
 }
 
 func validProduct(sku string) catalog.NewProduct {
@@ -617,24 +623,35 @@ func testListFilters(t *testing.T, s *suite) {
 		{"kitchen", "", []string{under, underLike, backslash}},
 		{"Kitchen", "", nil},
 		{"none", "", nil},
-		{"", "%", []string{cotton}},
-		{"", "0%", []string{cotton}},
-		{"", "100%", []string{cotton}},
-		{"", "_", []string{under}},
-		{"", "e_c", []string{under}},
-		{"", `\`, []string{backslash}},
-		{"", `k\s`, []string{backslash}},
+		// A search looks for words; punctuation only separates them.
+		{"", "%", nil},
+		{"", "_", nil},
+		{"", `\`, nil},
+		{"", "100%", []string{cotton, cottonish}}, // the last word may be the start of one
+		{"", "1000", []string{cottonish}},
+		{"", "e_c", nil},
+		{"", "snake_case", []string{under}},
+		{"", `k\s`, nil},
+		{"", `back\slash`, []string{backslash}},
 		{"", "MUG", []string{under, underLike, backslash}},
 		{"clothes", "mug", nil},
 		{"clothes", "cotton", []string{cotton, cottonish}},
 		{"", "éclair", []string{uni}},
-		{"", "shirt ", nil},
+		{"", "Eclair", []string{uni}},
+		{"", "shirt ", []string{cotton, cottonish}},
+		{"", "shirt cotton", []string{cotton}}, // every word but the last whole
 		{"", "Tin", []string{uni}},
+		{"kitchen", "tea", []string{under, underLike, backslash}}, // the description
+		{"", "f 6", []string{uni}},                                // the SKU
+		{"", " \t", all},                                          // white space is no search
 	}
 	for _, tc := range cases {
 		want := slices.Clone(tc.want)
-		slices.Sort(want) // results come in ID order
+		slices.Sort(want)
 		got := ids(s.pageAll(t, catalog.ListQuery{PageRequest: shop.PageRequest{Limit: 1}, Category: tc.category, Q: tc.q}))
+		if strings.TrimSpace(tc.q) != "" {
+			slices.Sort(got) // a search comes by relevance, the list in ID order
+		}
 		if fmt.Sprint(got) != fmt.Sprint(want) && (len(got) != 0 || len(want) != 0) {
 			t.Errorf("category %q q %q: got %v, want %v", tc.category, tc.q, got, want)
 		}
