@@ -134,7 +134,7 @@ async function productCards(page) {
 }
 
 async function search(page, q, category = '') {
-  await page.getByLabel('Search by name').fill(q);
+  await page.getByLabel('Search', { exact: true }).fill(q);
   await page.getByLabel('Category').selectOption(category);
   await page.getByRole('button', {name: 'Search'}).click();
 }

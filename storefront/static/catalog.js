@@ -68,7 +68,7 @@ export async function productList(ctx, params) {
     const f = new FormData(search);
     go(listHash({q: f.get('q').trim(), category: f.get('category'), limit: limitParam}));
   }},
-  field({label: 'Search by name', name: 'q', type: 'search', value: q, codes: 'invalid_q', autocomplete: 'off'}),
+  field({label: 'Search', name: 'q', type: 'search', value: q, codes: 'invalid_q', autocomplete: 'off'}),
   field({label: 'Category', name: 'category', value: category,
     options: [{value: '', label: 'All categories'}, ...cats.map(c => ({value: c, label: c}))]}),
   h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Search')),
