@@ -47,7 +47,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kitshop/shop/examples/internal/loadtest"
@@ -67,7 +66,7 @@ func main() {
 	flag.Parse()
 	load := loadtest.Run
 	if *useWrk {
-		load = wrkRun
+		load = loadtest.Wrk
 	}
 	if err := run(load, *conns, *duration, *warmup, *rounds, *starts, *quiet, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -106,15 +105,15 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 		}
 	}
 
-	bareAddr, shopAddr := freeAddr(), freeAddr()
+	bareAddr, shopAddr := mustFreeAddr(), mustFreeAddr()
 	bareDir := filepath.Join(tmp, "bare-data")
 	os.MkdirAll(bareDir, 0o700)
-	bare, err := startProcess(filepath.Join(tmp, "bare"), filepath.Join(tmp, "bare.log"), "-addr", bareAddr, "-dir", bareDir)
+	bare, err := loadtest.Start(filepath.Join(tmp, "bare"), filepath.Join(tmp, "bare.log"), "-addr", bareAddr, "-dir", bareDir)
 	if err != nil {
 		return err
 	}
-	defer bare.stop()
-	if _, err := waitFor("http://"+bareAddr+"/products/p7", 30*time.Second); err != nil {
+	defer bare.Stop()
+	if _, err := loadtest.WaitReady("http://"+bareAddr+"/products/p7", 30*time.Second); err != nil {
 		return fmt.Errorf("bare server: %w", err)
 	}
 
@@ -125,13 +124,13 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 		shopArgs = append(shopArgs, "-quiet")
 	}
 	shopLog := filepath.Join(tmp, "shop.log")
-	shop, err := startProcess(filepath.Join(tmp, "shop"), shopLog, shopArgs...)
+	shop, err := loadtest.Start(filepath.Join(tmp, "shop"), shopLog, shopArgs...)
 	if err != nil {
 		return err
 	}
-	defer func() { shop.stop() }()
+	defer func() { shop.Stop() }()
 	base := "http://" + shopAddr
-	if _, err := waitFor(base+"/readyz", 30*time.Second); err != nil {
+	if _, err := loadtest.WaitReady(base+"/readyz", 30*time.Second); err != nil {
 		return fmt.Errorf("shop: %w", err)
 	}
 	productID, token, err := prepare(base)
@@ -180,7 +179,7 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 
 	// The split shop, on its own data dir: POST /orders through its gateway
 	// against the monolith (the "bare" column of that row).
-	splitAddr := freeAddr()
+	splitAddr := mustFreeAddr()
 	splitArgs := []string{"-topology", "split", "-service-port", "0", "-gateway-limits=false", "-addr", splitAddr,
 		"-data-dir", filepath.Join(tmp, "split-data"), "-admin-email", "bench@example.com",
 		"-admin-password", "bench-password-1", "-order-ttl", "1h"}
@@ -199,13 +198,13 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 			return err
 		}
 	}
-	splitShop, err := startProcess(filepath.Join(tmp, "shop"), filepath.Join(tmp, "split.log"), splitArgs...)
+	splitShop, err := loadtest.Start(filepath.Join(tmp, "shop"), filepath.Join(tmp, "split.log"), splitArgs...)
 	if err != nil {
 		return err
 	}
-	defer func() { splitShop.stop() }()
+	defer func() { splitShop.Stop() }()
 	splitBase := "http://" + splitAddr
-	if _, err := waitFor(splitBase+"/readyz", 90*time.Second); err != nil {
+	if _, err := loadtest.WaitReady(splitBase+"/readyz", 90*time.Second); err != nil {
 		return fmt.Errorf("split shop: %w", err)
 	}
 	splitProduct, splitToken, err := prepare(splitBase)
@@ -228,7 +227,7 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 			case <-stop:
 				return
 			case <-t.C:
-				if kb := residentKB(shop.cmd.Process.Pid, "VmRSS"); kb > 0 {
+				if kb := residentKB(shop.Cmd.Process.Pid, "VmRSS"); kb > 0 {
 					rssMu.Lock()
 					peakRSS = max(peakRSS, kb)
 					rssMu.Unlock()
@@ -245,14 +244,14 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 			load(p.bare.req, p.bare.body, conns, warmup)
 			var bareCPU, shopCPU func(float64) cpuShares
 			if p.name == splitName {
-				bareCPU = measureCPU(map[string]int{"monolith": shop.cmd.Process.Pid})
+				bareCPU = measureCPU(map[string]int{"monolith": shop.Cmd.Process.Pid})
 			}
 			b := load(p.bare.req, p.bare.body, conns, d)
 			stop := make(chan struct{})
 			load(p.shop.req, p.shop.body, conns, warmup)
 			var profiled chan error
 			if p.name == splitName {
-				shopCPU = measureCPU(parts(splitShop.cmd.Process.Pid))
+				shopCPU = measureCPU(parts(splitShop.Cmd.Process.Pid))
 				if debugAddrs != nil && round == 1 {
 					profiled = make(chan error, 1)
 					go func() { profiled <- profileParts(debugAddrs, max(d-time.Second, time.Second), profileDir) }()
@@ -281,8 +280,8 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 			ms[i].ratio = append(ms[i].ratio, s.RPS/b.RPS)
 		}
 	}
-	hwm := residentKB(shop.cmd.Process.Pid, "VmHWM")
-	if err := splitShop.stop(); err != nil {
+	hwm := residentKB(shop.Cmd.Process.Pid, "VmHWM")
+	if err := splitShop.Stop(); err != nil {
 		return fmt.Errorf("stop the split shop: %w", err)
 	}
 
@@ -290,15 +289,15 @@ func run(load loadFunc, conns int, d, warmup time.Duration, rounds, starts int, 
 	// time from the start of the process until /readyz answers 200.
 	var readies []time.Duration
 	for range starts {
-		if err := shop.stop(); err != nil {
+		if err := shop.Stop(); err != nil {
 			return fmt.Errorf("stop the shop: %w", err)
 		}
 		began := time.Now()
-		shop, err = startProcess(filepath.Join(tmp, "shop"), shopLog, shopArgs...)
+		shop, err = loadtest.Start(filepath.Join(tmp, "shop"), shopLog, shopArgs...)
 		if err != nil {
 			return err
 		}
-		if _, err := waitFor(base+"/readyz", 10*time.Second); err != nil {
+		if _, err := loadtest.WaitReady(base+"/readyz", 10*time.Second); err != nil {
 			return fmt.Errorf("restarted shop: %w", err)
 		}
 		readies = append(readies, time.Since(began))
@@ -427,64 +426,6 @@ func call(method, url, token, body string, want int, out any) error {
 	return nil
 }
 
-type process struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func startProcess(bin, logPath string, args ...string) (*process, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
-	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logFile.Close() }()
-	return p, nil
-}
-
-// stop asks the process to shut down (SIGTERM) and waits for it.
-func (p *process) stop() error {
-	if p == nil || p.cmd.Process == nil {
-		return nil
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled() {
-			return nil
-		}
-		return err
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		return errors.New("did not stop within 15s of SIGTERM")
-	}
-}
-
-// waitFor polls url every 2 ms until it answers 200.
-func waitFor(url string, limit time.Duration) (time.Duration, error) {
-	began := time.Now()
-	client := &http.Client{Timeout: time.Second}
-	for time.Since(began) < limit {
-		resp, err := client.Get(url)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return time.Since(began), nil
-			}
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("%s not ready within %s", url, limit)
-}
-
 // freeRun finds n consecutive loopback ports no listener holds right now
 // and returns the first.
 func freeRun(n int) (int, error) {
@@ -505,15 +446,6 @@ func freeRun(n int) (int, error) {
 	return 0, errors.New("no run of free ports for the profilers")
 }
 
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // residentKB reads a memory figure (VmRSS, VmHWM) of a process from /proc,
 // in KiB; 0 where /proc is not available.
 func residentKB(pid int, field string) int64 {
@@ -530,4 +462,14 @@ func residentKB(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// mustFreeAddr is loadtest.FreeAddr for a harness that cannot go on
+// without one.
+func mustFreeAddr() string {
+	a, err := loadtest.FreeAddr()
+	if err != nil {
+		panic(err)
+	}
+	return a
 }

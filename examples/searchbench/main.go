@@ -77,7 +77,7 @@ func main() {
 	flag.Parse()
 	load := loadtest.Run
 	if *useWrk {
-		load = wrkRun
+		load = loadtest.Wrk
 	}
 	cfg := config{n: *n, seed: *seed, conns: *conns, d: *duration, warmup: *warmup, rounds: max(1, *rounds),
 		load: load, quiet: *quiet, keep: *keep, reuse: *reuse}
@@ -164,7 +164,7 @@ func run(ctx context.Context, cfg config) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build examples/shop: %w", err)
 	}
-	addr, err := freeAddr()
+	addr, err := loadtest.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -173,13 +173,13 @@ func run(ctx context.Context, cfg config) error {
 		args = append(args, "-quiet")
 	}
 	began := time.Now()
-	shop, err := startProcess(bin, filepath.Join(tmp, "shop.log"), args...)
+	shop, err := loadtest.Start(bin, filepath.Join(tmp, "shop.log"), args...)
 	if err != nil {
 		return err
 	}
-	defer shop.stop()
+	defer shop.Stop()
 	base := "http://" + addr
-	if err := waitFor(base+"/readyz", 2*time.Minute); err != nil {
+	if _, err := loadtest.WaitReady(base+"/readyz", 2*time.Minute); err != nil {
 		log, _ := os.ReadFile(filepath.Join(tmp, "shop.log"))
 		return fmt.Errorf("shop: %w\n%s", err, log)
 	}

@@ -1,4 +1,4 @@
-package main
+package loadtest
 
 import (
 	"fmt"
@@ -9,14 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kitshop/shop/examples/internal/loadtest"
 )
 
-// wrkRun drives req with wrk (two threads, conns connections) and reads
+// Wrk is Run with wrk (it must be installed: apt install wrk): it drives req with wrk (two threads, conns connections) and reads
 // its report. Failures are reported like the built-in generator's.
-func wrkRun(req *http.Request, body []byte, conns int, d time.Duration) loadtest.Result {
-	res := loadtest.Result{URL: req.URL.String()}
+func Wrk(req *http.Request, body []byte, conns int, d time.Duration) Result {
+	res := Result{URL: req.URL.String()}
 	script, err := os.CreateTemp("", "kitshop-wrk-*.lua")
 	if err != nil {
 		res.Errors, res.FirstFail = 1, err.Error()
