@@ -23,7 +23,7 @@
 //
 //	go run ./examples/bench            # -c 32 -d 8s, one round
 //	go run ./examples/bench -rounds 3  # median of three rounds
-//	go run ./examples/bench -wrk -profile-split /tmp/prof  # wrk, and profiles of the split shop
+//	go run ./examples/bench -wrk -profile-split prof  # wrk, and profiles of the split shop
 //
 // Absolute figures drift between machines and runs; ratios measured in the
 // same run hold.
