@@ -250,6 +250,9 @@ try {
   await section('paging two at a time', async () => {
     await page.goto(base + '/#/?limit=2');
     await heading(page, 'Products');
+    // The heading can show before the page's products do (or while the last
+    // view's are still there): wait for a page of exactly two.
+    await eventually('page 1', async () => (await productCards(page)).length === 2);
     const p1 = await productCards(page);
     await page.getByRole('link', {name: 'Next →'}).click();
     await eventually('page 2', async () => JSON.stringify(await productCards(page)) !== JSON.stringify(p1));
