@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kitshop/shop"
 	"github.com/kitshop/shop/examples/internal/binarytest"
 
 	"github.com/kitshop/shop/internal/testkit"
@@ -369,7 +370,10 @@ func TestSplitShopConsul(t *testing.T) {
 		t.Skip("builds and runs the four service binaries")
 	}
 	consul := consulAddr(t)
-	s := startSplit(t, binaries(t), func(string, map[string]string) []string { return []string{"-consul", consul} })
+	// A tag of the test's own keeps other shops on the agent (the split
+	// shop of examples/shop's tests, say) out of its instances.
+	tag := "test-" + strings.ToLower(shop.NewID())
+	s := startSplit(t, binaries(t), func(string, map[string]string) []string { return []string{"-consul", consul, "-consul-tag", tag} })
 	for svc, p := range map[string]*service{"user": s.users, "catalog": s.catalog, "inventory": s.inventory, "order": s.orders} {
 		eventually(t, svc+" is registered and passing", func() bool {
 			for _, id := range registered(t, consul, svc) {
