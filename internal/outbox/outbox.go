@@ -320,13 +320,25 @@ func (r *Relay) publish(ctx context.Context, due []pending, events []shop.Event,
 	}
 	// Each event is published in a span of its own, below the trace of the
 	// change that made it, and carries that span to its consumer.
-	spans := make([]trace.Span, len(events))
-	ctxs := make([]context.Context, len(events))
+	// With tracing off no event carries a trace, and the pass allocates
+	// nothing for it.
+	var spans []trace.Span
+	var ctxs []context.Context
 	for i := range events {
-		if results[i] == nil {
-			ctxs[i], spans[i] = tracing.FromEvent(ctx, "publish", trace.SpanKindProducer, events[i])
-			tracing.Stamp(ctxs[i], &events[i])
+		if results[i] != nil || events[i].TraceParent == "" {
+			continue
 		}
+		if spans == nil {
+			spans, ctxs = make([]trace.Span, len(events)), make([]context.Context, len(events))
+		}
+		ctxs[i], spans[i] = tracing.FromEvent(ctx, "publish", trace.SpanKindProducer, events[i])
+		tracing.Stamp(ctxs[i], &events[i])
+	}
+	eventCtx := func(i int) context.Context {
+		if ctxs == nil || ctxs[i] == nil {
+			return ctx
+		}
+		return ctxs[i]
 	}
 	defer func() {
 		for i, span := range spans {
@@ -346,7 +358,7 @@ func (r *Relay) publish(ctx context.Context, due []pending, events []shop.Event,
 			case ctx.Err() != nil:
 				results[i] = ctx.Err()
 			default:
-				if results[i] = r.pub.Publish(ctxs[i], events[i]); results[i] != nil {
+				if results[i] = r.pub.Publish(eventCtx(i), events[i]); results[i] != nil {
 					stop(i)
 				}
 			}

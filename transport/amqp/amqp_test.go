@@ -877,3 +877,32 @@ func TestConcurrency(t *testing.T) {
 		t.Fatalf("dead letters %v, %v", dead, err)
 	}
 }
+
+// A publisher of its own that sends the trace context in the message's
+// headers only still gets it to the handler.
+func TestTraceContextFromHeaders(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subscriber("billing")
+	rec := &testkit.Recorder{}
+	if err := sub.Subscribe(shop.EventOrderPaid, rec.Handle); err != nil {
+		t.Fatal(err)
+	}
+	start(t, sub)
+	ev := event(t, shop.EventOrderPaid, "o1", 1)
+	body, err := json.Marshal(ev) // no traceparent in the body
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	exchange := sub.Queue()[:strings.LastIndex(sub.Queue(), ".")] + ".events"
+	if err := rawChannel(t, e.url).PublishWithContext(context.Background(), exchange, ev.Type, false, false, amqp091.Publishing{
+		ContentType: "application/cloudevents+json", Body: body,
+		Headers: amqp091.Table{"traceparent": tp, "tracestate": "kitshop=h"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the event", func() bool { return rec.Len() == 1 })
+	if got := rec.Events()[0]; got.TraceParent != tp || got.TraceState != "kitshop=h" {
+		t.Fatalf("trace context %q %q, want the headers'", got.TraceParent, got.TraceState)
+	}
+}

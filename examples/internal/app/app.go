@@ -71,9 +71,33 @@ type Settings struct {
 	AdminPassword config.Secret
 	TokenTTL      time.Duration
 	BcryptCost    int
+	RunSettings
+}
+
+// RunSettings are how every binary runs, whatever it serves: its logs,
+// its stop on SIGTERM and its traces.
+type RunSettings struct {
 	LogSettings
 	StopSettings
 	TraceSettings
+}
+
+// RegisterRun defines the flags of all three on fs.
+func (r *RunSettings) RegisterRun(fs *flag.FlagSet) {
+	r.RegisterLog(fs)
+	r.RegisterStop(fs)
+	r.RegisterTrace(fs)
+}
+
+// CheckRun validates all three, naming the setting at fault.
+func (r *RunSettings) CheckRun() error {
+	if err := r.CheckLog(); err != nil {
+		return err
+	}
+	if err := r.CheckStop(); err != nil {
+		return err
+	}
+	return r.CheckTrace()
 }
 
 // Register defines the shared flags on fs, with defaultAddr as -addr's default.
@@ -85,9 +109,7 @@ func (s *Settings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.Var(&s.AdminPassword, "admin-password", "password of that account, used only when it is created (SHOP_ADMIN_PASSWORD)")
 	fs.DurationVar(&s.TokenTTL, "token-ttl", user.DefaultTokenTTL, "how long login tokens stay valid (SHOP_TOKEN_TTL)")
 	fs.IntVar(&s.BcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "bcrypt work factor of new password hashes, 4 to 31 (SHOP_BCRYPT_COST)")
-	s.RegisterLog(fs)
-	s.RegisterStop(fs)
-	s.RegisterTrace(fs)
+	s.RegisterRun(fs)
 }
 
 // Check validates the parsed settings, naming the setting at fault.
@@ -108,13 +130,7 @@ func (s *Settings) Check(fs *flag.FlagSet) error {
 	case s.AdminEmail == "" && s.AdminPassword.Value() != "":
 		return errors.New("configuration: admin-password (SHOP_ADMIN_PASSWORD) is set but admin-email (SHOP_ADMIN_EMAIL) is not; set both or neither")
 	}
-	if err := s.CheckStop(); err != nil {
-		return err
-	}
-	if err := s.CheckTrace(); err != nil {
-		return err
-	}
-	return s.CheckLog()
+	return s.CheckRun()
 }
 
 // EnsureAdmin makes sure the account of -admin-email exists in store and is

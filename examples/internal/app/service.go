@@ -35,9 +35,7 @@ type ServiceSettings struct {
 	Addr      string
 	DataDir   string
 	SecretKey config.Secret
-	LogSettings
-	StopSettings
-	TraceSettings
+	RunSettings
 	// Consul, when set, is the Consul agent the service registers with and
 	// finds the services it calls through; otherwise discovery is static.
 	Consul string
@@ -64,9 +62,7 @@ func (s *ServiceSettings) Register(fs *flag.FlagSet, defaultAddr string) {
 	fs.StringVar(&s.Addr, "addr", defaultAddr, "listen address (SHOP_ADDR)")
 	fs.StringVar(&s.DataDir, "data-dir", "./data", "directory of the service's SQLite file and, unless a key is given, secret.key (SHOP_DATA_DIR)")
 	fs.Var(&s.SecretKey, "secret-key", "token signing key shared by every service, at least 32 characters; generated once and kept in the data dir when unset (SHOP_SECRET_KEY)")
-	s.RegisterLog(fs)
-	s.RegisterStop(fs)
-	s.RegisterTrace(fs)
+	s.RegisterRun(fs)
 	fs.StringVar(&s.Consul, "consul", "", "Consul agent address (host:port): register there and find other services through it; unset: static discovery (SHOP_CONSUL_ADDR)")
 	fs.StringVar(&s.Consul, "consul-addr", "", "the same as -consul; its environment variable is SHOP_CONSUL_ADDR")
 	fs.StringVar(&s.ConsulTag, "consul-tag", "", "with -consul: the tag to register with and to find the other services by, so several shops share one agent (SHOP_CONSUL_TAG)")
@@ -88,13 +84,7 @@ func (s *ServiceSettings) Check(fs *flag.FlagSet) error {
 	case s.Consul == "" && s.UsersURL == "":
 		return errors.New("configuration: users-url (SHOP_USERS_URL) must not be empty without -consul")
 	}
-	if err := s.CheckLog(); err != nil {
-		return err
-	}
-	if err := s.CheckStop(); err != nil {
-		return err
-	}
-	if err := s.CheckTrace(); err != nil {
+	if err := s.CheckRun(); err != nil {
 		return err
 	}
 	return s.Events.Check()

@@ -32,9 +32,7 @@ type settings struct {
 	urls                          map[string]*string
 	ipRate, userRate, authRate    float64
 	ipBurst, userBurst, authBurst int
-	log                           app.LogSettings
-	stop                          app.StopSettings
-	trace                         app.TraceSettings
+	run                           app.RunSettings
 }
 
 // services are the upstreams, with the flag of their instances and its
@@ -72,9 +70,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.Float64Var(&s.authRate, "auth-rate", 2, "requests a second per client IP on /login and /register; 0 for no limit (SHOP_AUTH_RATE)")
 	fs.IntVar(&s.authBurst, "auth-burst", 10, "burst per client IP on /login and /register (SHOP_AUTH_BURST)")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "if set, serve Go's profiler (/debug/pprof/) on this separate, private address (SHOP_DEBUG_ADDR)")
-	s.log.RegisterLog(fs)
-	s.stop.RegisterStop(fs)
-	s.trace.RegisterTrace(fs)
+	s.run.RegisterRun(fs)
 	if err := config.Parse(fs, args, ".env"); err != nil {
 		return s, err
 	}
@@ -84,13 +80,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	case s.addr == "":
 		return s, errors.New("configuration: addr (SHOP_ADDR) must not be empty")
 	}
-	if err := s.log.CheckLog(); err != nil {
-		return s, err
-	}
-	if err := s.stop.CheckStop(); err != nil {
-		return s, err
-	}
-	if err := s.trace.CheckTrace(); err != nil {
+	if err := s.run.CheckRun(); err != nil {
 		return s, err
 	}
 	for _, l := range []struct {
@@ -122,7 +112,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err != nil {
 		return err
 	}
-	logger, flushLog := s.log.NewLogger(stderr)
+	logger, flushLog := s.run.NewLogger(stderr)
 	defer flushLog()
 	key, err := config.SecretKey(&s.secretKey, s.dataDir)
 	if err != nil {
@@ -135,7 +125,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if err := app.DebugServer(ctx, s.debugAddr); err != nil {
 		return err
 	}
-	tel, err := app.StartTracing(ctx, s.trace, "gateway", os.Stdout)
+	tel, err := app.StartTracing(ctx, s.run.TraceSettings, "gateway", os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -177,7 +167,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return fmt.Errorf("configuration: %w", err)
 	}
 	defer g.Close()
-	return app.Serve(ctx, s.addr, tel.Handler(g), logger, s.stop, func(addr net.Addr) {
+	return app.Serve(ctx, s.addr, tel.Handler(g), logger, s.run.StopSettings, func(addr net.Addr) {
 		level.Info(logger).Log("msg", "gateway ready", "addr", addr, "startup", time.Since(start))
 		if ready != nil {
 			ready(addr)
